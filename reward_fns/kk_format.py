@@ -1,0 +1,191 @@
+"""Strict format check for Knights-and-Knaves responses.
+
+A response is well-formed iff it is exactly one ``<think>...</think>`` followed by exactly one
+``<answer>...</answer>``:
+
+* only whitespace before ``<think>`` (with a prefilled ``<think>`` the response starts inside it
+  and must not open another one);
+* a non-empty think body and a non-empty answer body;
+* only whitespace between ``</think>`` and ``<answer>``;
+* only whitespace and end-of-turn tokens after ``</answer>``;
+* no other spelling of the four tags anywhere (``<answer >``, ``</think``, ``<Answer>``,
+  ``<thinking>``...): near-miss tags are how models smuggle a second block past a naive parser.
+
+Everything is one linear regex pass plus ``str`` slicing, so a 1 MB response costs milliseconds.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+THINK_OPEN = "<think>"
+THINK_CLOSE = "</think>"
+ANSWER_OPEN = "<answer>"
+ANSWER_CLOSE = "</answer>"
+
+# Tokens a chat model may leave after its answer when the response is decoded without
+# skip_special_tokens (Qwen/ChatML, GPT-2 style, Llama 2/3, Phi, Gemma).
+END_OF_TURN_TOKENS: tuple[str, ...] = (
+    "<|im_end|>",
+    "<|endoftext|>",
+    "<|end_of_text|>",
+    "<|eot_id|>",
+    "<|end|>",
+    "</s>",
+    "<eos>",
+    "<end_of_turn>",
+)
+
+# Reason codes stored in ``format_error`` (empty string = well-formed).
+NOT_TEXT = "not_text"
+EMPTY_RESPONSE = "empty_response"
+MALFORMED_TAG = "malformed_tag"
+REPEATED_THINK = "repeated_think"
+REPEATED_THINK_END = "repeated_think_end"
+REPEATED_ANSWER = "repeated_answer"
+REPEATED_ANSWER_END = "repeated_answer_end"
+MISSING_THINK = "missing_think"
+MISSING_THINK_END = "missing_think_end"
+MISSING_ANSWER = "missing_answer"
+MISSING_ANSWER_END = "missing_answer_end"
+TAGS_OUT_OF_ORDER = "tags_out_of_order"
+TEXT_BEFORE_THINK = "text_before_think"
+TEXT_BETWEEN_THINK_AND_ANSWER = "text_between_think_and_answer"
+TEXT_AFTER_ANSWER = "text_after_answer"
+EMPTY_THINK = "empty_think"
+EMPTY_ANSWER = "empty_answer"
+
+FORMAT_ERROR_CODES: frozenset[str] = frozenset(
+    {
+        NOT_TEXT,
+        EMPTY_RESPONSE,
+        MALFORMED_TAG,
+        REPEATED_THINK,
+        REPEATED_THINK_END,
+        REPEATED_ANSWER,
+        REPEATED_ANSWER_END,
+        MISSING_THINK,
+        MISSING_THINK_END,
+        MISSING_ANSWER,
+        MISSING_ANSWER_END,
+        TAGS_OUT_OF_ORDER,
+        TEXT_BEFORE_THINK,
+        TEXT_BETWEEN_THINK_AND_ANSWER,
+        TEXT_AFTER_ANSWER,
+        EMPTY_THINK,
+        EMPTY_ANSWER,
+    }
+)
+
+# Any opening of one of the four tags, in any letter case, with or without its closing ">".
+# Linear: a literal-prefixed alternation with no nested quantifier.
+_TAG_FRAGMENT_RE = re.compile(r"</?(?:think|answer)>?", re.IGNORECASE)
+_NON_SPACE_RE = re.compile(r"\S")
+_SPACES_RE = re.compile(r"\s*")
+
+_FULL_SEQUENCE = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
+_PREFILLED_SEQUENCE = (THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
+_REPEATED_CODE = {
+    THINK_OPEN: REPEATED_THINK,
+    THINK_CLOSE: REPEATED_THINK_END,
+    ANSWER_OPEN: REPEATED_ANSWER,
+    ANSWER_CLOSE: REPEATED_ANSWER_END,
+}
+_MISSING_CODE = {
+    THINK_OPEN: MISSING_THINK,
+    THINK_CLOSE: MISSING_THINK_END,
+    ANSWER_OPEN: MISSING_ANSWER,
+    ANSWER_CLOSE: MISSING_ANSWER_END,
+}
+
+
+@dataclass(frozen=True)
+class ResponseParts:
+    """A response split into its think and answer bodies (both ``None`` when the format failed)."""
+
+    think: str | None
+    answer: str | None
+    format_error: str = ""
+
+    @property
+    def format_ok(self) -> bool:
+        return not self.format_error
+
+
+def _failed(code: str) -> ResponseParts:
+    return ResponseParts(think=None, answer=None, format_error=code)
+
+
+def _has_text(text: str, start: int, end: int) -> bool:
+    """True when ``text[start:end]`` holds a non-whitespace character (no copy of the slice)."""
+    return _NON_SPACE_RE.search(text, start, end) is not None
+
+
+def _only_end_of_turn_after(text: str, start: int) -> bool:
+    """True when ``text[start:]`` is only whitespace and end-of-turn tokens (linear, no slicing)."""
+    length = len(text)
+    pos = _SPACES_RE.match(text, start).end()
+    while pos < length:
+        for token in END_OF_TURN_TOKENS:
+            if text.startswith(token, pos):
+                pos = _SPACES_RE.match(text, pos + len(token)).end()
+                break
+        else:
+            return False
+    return True
+
+
+def _classify_tag_error(found: list[str], expected: tuple[str, ...], think_prefilled: bool) -> str:
+    """Name what is wrong with the tag sequence ``found`` (called only when it is not ``expected``)."""
+    if any(fragment not in _FULL_SEQUENCE for fragment in found):
+        return MALFORMED_TAG
+    if think_prefilled and THINK_OPEN in found:
+        # The prompt already opened the think block: a second <think> nests or restarts it.
+        return REPEATED_THINK
+    for tag in expected:
+        if found.count(tag) > 1:
+            return _REPEATED_CODE[tag]
+    for tag in expected:
+        if tag not in found:
+            return _MISSING_CODE[tag]
+    return TAGS_OUT_OF_ORDER
+
+
+def split_response(text: str, think_prefilled: bool = False) -> ResponseParts:
+    """Check the strict format and return the think and answer bodies.
+
+    ``think_prefilled`` means the prompt ended with ``<think>``, so ``text`` starts inside the
+    think block. Never raises: every problem becomes a ``format_error`` reason code.
+    """
+    if not isinstance(text, str):
+        return _failed(NOT_TEXT)
+    if not _has_text(text, 0, len(text)):
+        return _failed(EMPTY_RESPONSE)
+
+    matches = list(_TAG_FRAGMENT_RE.finditer(text))
+    expected = _PREFILLED_SEQUENCE if think_prefilled else _FULL_SEQUENCE
+    if len(matches) != len(expected) or any(m.group() != tag for m, tag in zip(matches, expected)):
+        return _failed(_classify_tag_error([m.group() for m in matches], expected, think_prefilled))
+
+    if think_prefilled:
+        think_start = 0
+        think_close, answer_open, answer_close = matches
+    else:
+        think_open, think_close, answer_open, answer_close = matches
+        if _has_text(text, 0, think_open.start()):
+            return _failed(TEXT_BEFORE_THINK)
+        think_start = think_open.end()
+
+    if _has_text(text, think_close.end(), answer_open.start()):
+        return _failed(TEXT_BETWEEN_THINK_AND_ANSWER)
+    if not _only_end_of_turn_after(text, answer_close.end()):
+        return _failed(TEXT_AFTER_ANSWER)
+    if not _has_text(text, think_start, think_close.start()):
+        return _failed(EMPTY_THINK)
+    if not _has_text(text, answer_open.end(), answer_close.start()):
+        return _failed(EMPTY_ANSWER)
+    return ResponseParts(
+        think=text[think_start : think_close.start()],
+        answer=text[answer_open.end() : answer_close.start()],
+        format_error="",
+    )
