@@ -1,0 +1,158 @@
+"""Checks a run's inputs before Ray starts, so a user mistake costs one clear line.
+
+Called by ``run_scripts/common.sh`` right before ``python -m verl.trainer.main_ppo``.
+Without it, a missing parquet file or a reward module with a syntax error
+surfaces minutes later as a Ray actor traceback.
+
+    python -m launcher.preflight --data FILE [FILE ...] --model PATH_OR_ID \
+        --reward-file reward_fns/kk.py [--reward-name compute_score]
+
+On success it prints, on stdout, the Hydra override that installs the chat
+template the data was built for (``<think>`` prefilled or raw text), or nothing
+when the model's own template is right.  On failure it prints ``error: ...`` on
+stderr and exits 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+REQUIRED_COLUMNS = ("data_source", "prompt", "reward_model", "extra_info")
+HF_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
+CHAT_TEMPLATE_KEY = "actor_rollout_ref.model.custom_chat_template"
+
+
+class PreflightError(RuntimeError):
+    """A problem with the user's inputs, reported as one line."""
+
+
+def _read_first_extra_info(path: Path) -> dict:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several types for non-parquet input
+        raise PreflightError(f"data file {path} is not a readable parquet file ({exc})") from None
+    names = set(parquet.schema_arrow.names)
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        raise PreflightError(
+            f"data file {path} lacks column(s) {', '.join(missing)}; build data with python -m data_prep.build"
+        )
+    if parquet.metadata.num_rows == 0:
+        raise PreflightError(f"data file {path} has no rows")
+    table = parquet.read_row_group(0, columns=["extra_info"]).slice(0, 1)
+    extra = table.column("extra_info").to_pylist()[0] or {}
+    return extra if isinstance(extra, dict) else {}
+
+
+def check_data(paths: list[Path]) -> tuple[str, bool]:
+    """Every file exists and agrees on (template, think_prefilled); returns that pair."""
+    if not paths:
+        raise PreflightError("no data files given")
+    seen: set[tuple[str, bool]] = set()
+    for path in paths:
+        if not path.is_file():
+            raise PreflightError(
+                f"data file not found: {path} (build it with: python -m data_prep.build --out data/kk)"
+            )
+        extra = _read_first_extra_info(path)
+        seen.add((str(extra.get("template", "instruct")), bool(extra.get("think_prefilled", False))))
+    if len(seen) > 1:
+        detail = "; ".join(f"template={t} think_prefilled={p}" for t, p in sorted(seen))
+        raise PreflightError(f"data files were built with different prompt templates ({detail}); rebuild them alike")
+    return seen.pop()
+
+
+def check_model(model: str) -> None:
+    path = Path(model).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise PreflightError(f"model path {model} has no config.json (not a HuggingFace model folder)")
+        return
+    looks_like_path = model.startswith((".", "/", "~")) or not HF_REPO_ID.match(model)
+    if looks_like_path:
+        raise PreflightError(f"model path does not exist: {model}")
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        try:
+            from huggingface_hub import try_to_load_from_cache
+        except ImportError:
+            return
+        if not isinstance(try_to_load_from_cache(model, "config.json"), str):
+            raise PreflightError(
+                f"model {model} is neither a local folder nor in the HuggingFace cache, and HF_HUB_OFFLINE=1"
+            )
+
+
+def check_reward(reward_file: Path, function_name: str) -> None:
+    """Import the reward module by path, the way veRL does, and find the function."""
+    if not reward_file.is_file():
+        raise PreflightError(f"reward file not found: {reward_file}")
+    spec = importlib.util.spec_from_file_location("kk_preflight_reward", reward_file)
+    if spec is None or spec.loader is None:
+        raise PreflightError(f"reward file {reward_file} cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        raise PreflightError(
+            f"reward file {reward_file} failed to import: {type(exc).__name__}: {first_line}"
+        ) from None
+    if not callable(getattr(module, function_name, None)):
+        raise PreflightError(f"reward file {reward_file} defines no function {function_name!r}")
+
+
+def hydra_quote(value: str) -> str:
+    """Quote ``value`` as a Hydra override string (only ``'`` needs escaping there)."""
+    if value.endswith("\\") or "\\'" in value:
+        raise PreflightError("chat template contains a backslash before a quote; Hydra cannot pass it")
+    if "${" in value:
+        raise PreflightError("chat template contains '${', which OmegaConf would interpolate")
+    return "'" + value.replace("'", "\\'") + "'"
+
+
+def chat_template_override(template: str, think_prefilled: bool) -> str | None:
+    try:
+        from data_prep.templates import chat_template_path
+    except ImportError:
+        if think_prefilled or template != "instruct":
+            raise PreflightError("data_prep.templates is missing; cannot install the prefill chat template") from None
+        return None
+    path = chat_template_path(template, think_prefilled)
+    if path is None:
+        return None
+    return f"{CHAT_TEMPLATE_KEY}={hydra_quote(Path(path).read_text(encoding='utf-8'))}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m launcher.preflight", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, nargs="+", required=True, help="train and validation parquet files")
+    parser.add_argument("--model", required=True, help="local HF folder or hub id")
+    parser.add_argument("--reward-file", type=Path, required=True)
+    parser.add_argument("--reward-name", default="compute_score")
+    parser.add_argument("--json", action="store_true", help="print a JSON summary instead of the override")
+    args = parser.parse_args(argv)
+    try:
+        template, think_prefilled = check_data(args.data)
+        check_model(args.model)
+        check_reward(args.reward_file, args.reward_name)
+        override = chat_template_override(template, think_prefilled)
+    except PreflightError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"template": template, "think_prefilled": think_prefilled, "override": override}))
+    elif override:
+        print(override)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

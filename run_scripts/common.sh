@@ -1,0 +1,254 @@
+# shellcheck shell=bash
+# Sourced by every run script.  Chooses the profile (cpu|gpu), the model and
+# the run folders, checks the inputs, and launches veRL's own GRPO entry point
+#   python -m verl.trainer.main_ppo
+# with this project's data, reward and overrides.  Everything is an
+# environment variable with a default; trailing arguments of a run script are
+# passed to veRL verbatim as Hydra overrides (they win over ours).
+#
+# Main knobs (see README.md for the per-stage ones):
+#   PROFILE=auto|cpu|gpu   auto: gpu when nvidia-smi lists a GPU, else cpu
+#   MODEL=smollm2|tiny|PATH|HF_ID   default: smollm2 on cpu, Qwen2.5-7B-Instruct-1M on gpu
+#   N_GPUS, NNODES         GPUs per node and nodes (Ray cluster: see README)
+#   EXPERIMENT             runs/<EXPERIMENT>/<stage>/ holds everything a run writes
+#   DATA_DIR               default data/kk (built by python -m data_prep.build)
+#   ALGO=grpo|reinforce_plus_plus
+#   DRY_RUN=1              resolve and validate the config, print it and a memory estimate; launch nothing
+#   LOGGERS                default console,file,wandb (wandb offline unless WANDB_API_KEY is set)
+
+set -euo pipefail
+
+KK_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$KK_ROOT"
+
+kk_die() { echo "error: $*" >&2; exit 2; }
+kk_log() { echo "[kk] $*" >&2; }
+
+# ---------------------------------------------------------------- python env
+if [[ -z "${PYTHON:-}" ]]; then
+  if [[ -x .venv/bin/python ]]; then PYTHON=.venv/bin/python
+  else kk_die "no .venv here: run 'bash run_scripts/setup.sh' first (or set PYTHON)"; fi
+fi
+export PYTHONPATH="$KK_ROOT${PYTHONPATH:+:$PYTHONPATH}"
+export TOKENIZERS_PARALLELISM=false
+export RAY_DEDUP_LOGS=1
+
+# ------------------------------------------------------------------ profile
+kk_gpu_count() {
+  if command -v nvidia-smi >/dev/null 2>&1; then
+    nvidia-smi -L 2>/dev/null | grep -c '^GPU ' || true
+  else
+    echo 0
+  fi
+}
+
+PROFILE="${PROFILE:-auto}"
+case "$PROFILE" in
+  auto)
+    _gpus="$(kk_gpu_count)"
+    if [[ "$_gpus" -gt 0 ]]; then PROFILE=gpu; KK_PROFILE_REASON="auto: nvidia-smi lists $_gpus GPU(s)"
+    else PROFILE=cpu; KK_PROFILE_REASON="auto: no GPU visible (nvidia-smi absent or lists none)"; fi ;;
+  cpu|gpu) KK_PROFILE_REASON="set by PROFILE=$PROFILE" ;;
+  *) kk_die "unknown profile '$PROFILE' (PROFILE must be cpu, gpu or auto)" ;;
+esac
+export PROFILE
+
+# kk_default VAR GPU_VALUE CPU_VALUE: set VAR from the profile unless the user set it.
+kk_default() {
+  local name="$1" gpu="$2" cpu="$3"
+  if [[ -z "${!name:-}" ]]; then
+    if [[ "$PROFILE" == gpu ]]; then printf -v "$name" '%s' "$gpu"; else printf -v "$name" '%s' "$cpu"; fi
+  fi
+  export "${name?}"
+}
+
+kk_default MODEL "Qwen/Qwen2.5-7B-Instruct-1M" smollm2   # Logic-RL's base model / the embedded one
+kk_default N_GPUS 4 1                                     # Logic-RL: 4xA100
+kk_default NNODES 1 1
+kk_default ALGO grpo grpo                                 # Logic-RL: GRPO (REINFORCE++ the faster alternative)
+kk_default LOGGERS "console,file,wandb" "console,file,wandb"
+: "${EXPERIMENT:=logic_rl_${PROFILE}}"
+: "${RUNS_DIR:=runs}"
+: "${DATA_DIR:=data/kk}"
+: "${MODELS_DIR:=.cache/models}"
+: "${REWARD_FILE:=reward_fns/kk.py}"
+: "${DRY_RUN:=0}"
+export EXPERIMENT RUNS_DIR DATA_DIR MODELS_DIR REWARD_FILE DRY_RUN
+
+case "$ALGO" in grpo|reinforce_plus_plus) ;; *) kk_die "unknown ALGO '$ALGO' (grpo or reinforce_plus_plus)";; esac
+
+# ------------------------------------------------------------------- model
+# Embedded names resolve to folders prepared offline by platforms.models.
+kk_resolve_model() {
+  local name="$1"
+  case "$name" in
+    smollm2) kk_ensure_model smollm2 "$MODELS_DIR/smollm2-135m-instruct" ;;
+    tiny)    kk_ensure_model tiny "$MODELS_DIR/tiny-qwen2" ;;
+    *)       echo "$name" ;;
+  esac
+}
+kk_ensure_model() {
+  local name="$1" dir="$2"
+  if [[ ! -f "$dir/config.json" ]]; then
+    kk_log "preparing the embedded model '$name' in $dir (one time)"
+    "$PYTHON" -m platforms.models prepare "$name" --out "$dir" >&2 || kk_die "could not prepare model '$name'"
+  fi
+  echo "$dir"
+}
+
+# --------------------------------------------------------- CPU environment
+if [[ "$PROFILE" == cpu ]]; then
+  : "${HF_HUB_OFFLINE:=1}"
+  export HF_HUB_OFFLINE TRANSFORMERS_OFFLINE="${TRANSFORMERS_OFFLINE:-1}"
+  export VERL_USE_EXTERNAL_MODULES="platforms.verl_cpu${VERL_USE_EXTERNAL_MODULES:+,$VERL_USE_EXTERNAL_MODULES}"
+  export VERL_PLATFORM=cpu
+  export VERL_ENGINE_DEVICE=cuda          # the FSDP engine is registered for cuda/npu only; FSDP2 runs on CPU+gloo
+  export VLLM_TARGET_DEVICE=cpu
+  export VLLM_CPU_KVCACHE_SPACE="${VLLM_CPU_KVCACHE_SPACE:-1}"   # GiB of KV cache for vLLM-CPU
+  export VLLM_LOGGING_LEVEL="${VLLM_LOGGING_LEVEL:-WARNING}"
+fi
+
+# Hydra overrides that make veRL run on CPU (see platforms/verl_cpu.py for why).
+KK_CPU_OVERRIDES=(
+  trainer.device=cpu
+  actor_rollout_ref.actor.strategy=fsdp2
+  actor_rollout_ref.ref.strategy=fsdp2
+  +actor_rollout_ref.model.override_config.attn_implementation=sdpa
+  actor_rollout_ref.model.use_remove_padding=False
+  actor_rollout_ref.model.enable_gradient_checkpointing=False
+  actor_rollout_ref.actor.use_torch_compile=False
+  actor_rollout_ref.actor.fsdp_config.use_torch_compile=False
+  actor_rollout_ref.ref.fsdp_config.use_torch_compile=False
+  actor_rollout_ref.rollout.enforce_eager=True
+  +actor_rollout_ref.rollout.enable_sleep_mode=False
+  actor_rollout_ref.rollout.free_cache_engine=False
+  actor_rollout_ref.rollout.agent.num_workers=1
+  actor_rollout_ref.rollout.tensor_model_parallel_size=1
+  reward.num_workers=1
+  transfer_queue.backend.SimpleStorage.num_data_storage_units=1
+  data.dataloader_num_workers=0
+  +ray_kwargs.ray_init.num_gpus=1
+  ray_kwargs.ray_init.num_cpus=8
+)
+
+# ---------------------------------------------------------------- helpers
+# kk_stage_dir STAGE -> runs/<experiment>/<stage>
+kk_stage_dir() { echo "$RUNS_DIR/$EXPERIMENT/$1"; }
+
+# kk_chain_from PREV_STAGE: HF weights of the previous stage's last checkpoint.
+kk_chain_from() {
+  local prev="$1" ckpt
+  ckpt="$(kk_stage_dir "$prev")/checkpoints"
+  "$PYTHON" -m launcher.chain latest-weights "$ckpt" --stage-name "$prev"
+}
+
+kk_hydra_list() {  # "a,b c" -> [a,b,c]
+  local items
+  items="$(echo "$*" | tr ' ' ',' | sed 's/,,*/,/g; s/^,//; s/,$//')"
+  echo "[$items]"
+}
+
+kk_banner() {
+  kk_log "======================================================================"
+  kk_log " stage      : $1"
+  kk_log " profile    : $PROFILE ($KK_PROFILE_REASON)"
+  kk_log " model      : $2"
+  kk_log " algorithm  : $ALGO   gpus: ${N_GPUS}x${NNODES}   batch: $TRAIN_BATCH x n=$ROLLOUT_N"
+  kk_log " sampling   : T=$TEMPERATURE top_p=$TOP_P top_k=$TOP_K   lr=$LR   kl=$KL_COEF"
+  kk_log " output     : $3"
+  kk_log "======================================================================"
+}
+
+# kk_run_stage STAGE [extra hydra overrides...]
+# Needs: TRAIN_FILES VAL_FILES TRAIN_BATCH ROLLOUT_N TEMPERATURE TOP_P TOP_K LR
+#        KL_COEF EPOCHS MAX_PROMPT_LEN MAX_RESPONSE_LEN MINI_BATCH MICRO_BATCH
+#        INIT_MODEL; optional TOTAL_STEPS SAVE_FREQ TEST_FREQ GPU_MEM_UTIL TP_SIZE
+kk_run_stage() {
+  local stage="$1"; shift
+  local out model_path chat_override logger_list
+  out="$(kk_stage_dir "$stage")"
+  model_path="$(kk_resolve_model "$INIT_MODEL")"
+
+  # shellcheck disable=SC2086
+  local -a data_files=($TRAIN_FILES $VAL_FILES)
+  chat_override="$("$PYTHON" -m launcher.preflight --data "${data_files[@]}" \
+      --model "$model_path" --reward-file "$REWARD_FILE")" || exit 2
+
+  logger_list="$LOGGERS"
+  if [[ ",$logger_list," == *",wandb,"* && -z "${WANDB_API_KEY:-}" ]]; then
+    export WANDB_MODE="${WANDB_MODE:-offline}"
+  fi
+  export WANDB_DIR="$out"
+
+  local -a overrides=(
+    "algorithm.adv_estimator=$ALGO"
+    "data.train_files=$(kk_hydra_list $TRAIN_FILES)"
+    "data.val_files=$(kk_hydra_list $VAL_FILES)"
+    "data.train_batch_size=$TRAIN_BATCH"
+    "data.max_prompt_length=$MAX_PROMPT_LEN"
+    "data.max_response_length=$MAX_RESPONSE_LEN"
+    "data.filter_overlong_prompts=True"
+    "data.truncation=error"
+    "actor_rollout_ref.model.path=$model_path"
+    "actor_rollout_ref.actor.optim.lr=$LR"
+    "actor_rollout_ref.actor.ppo_mini_batch_size=$MINI_BATCH"
+    "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=$MICRO_BATCH"
+    "actor_rollout_ref.actor.use_kl_loss=True"
+    "actor_rollout_ref.actor.kl_loss_coef=$KL_COEF"
+    "actor_rollout_ref.actor.kl_loss_type=low_var_kl"
+    "actor_rollout_ref.actor.entropy_coeff=0"
+    "actor_rollout_ref.actor.checkpoint.save_contents=[model,optimizer,extra,hf_model]"
+    "actor_rollout_ref.rollout.name=vllm"
+    "actor_rollout_ref.rollout.n=$ROLLOUT_N"
+    "actor_rollout_ref.rollout.temperature=$TEMPERATURE"
+    "actor_rollout_ref.rollout.top_p=$TOP_P"
+    "actor_rollout_ref.rollout.top_k=$TOP_K"
+    "actor_rollout_ref.rollout.gpu_memory_utilization=${GPU_MEM_UTIL:-0.6}"
+    "actor_rollout_ref.rollout.tensor_model_parallel_size=${TP_SIZE:-1}"
+    "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=$MICRO_BATCH"
+    "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=$MICRO_BATCH"
+    "actor_rollout_ref.rollout.val_kwargs.temperature=${VAL_TEMPERATURE:-0}"
+    "actor_rollout_ref.rollout.val_kwargs.do_sample=${VAL_DO_SAMPLE:-False}"
+    "actor_rollout_ref.rollout.val_kwargs.n=${VAL_N:-1}"
+    "reward.custom_reward_function.path=$REWARD_FILE"
+    "reward.custom_reward_function.name=compute_score"
+    "trainer.logger=$(kk_hydra_list "${logger_list//,/ }")"
+    "trainer.project_name=${PROJECT:-logic_rl}"
+    "trainer.experiment_name=${EXPERIMENT}_${stage}"
+    "trainer.n_gpus_per_node=$N_GPUS"
+    "trainer.nnodes=$NNODES"
+    "trainer.total_epochs=$EPOCHS"
+    "trainer.save_freq=${SAVE_FREQ:-50}"
+    "trainer.test_freq=${TEST_FREQ:-10}"
+    "trainer.val_before_train=${VAL_BEFORE_TRAIN:-True}"
+    "trainer.resume_mode=auto"
+    "trainer.default_local_dir=$out/checkpoints"
+    "trainer.rollout_data_dir=$out/rollouts"
+    "trainer.validation_data_dir=$out/validation"
+    "hydra.run.dir=$out/hydra"
+  )
+  [[ -n "${TOTAL_STEPS:-}" ]] && overrides+=("trainer.total_training_steps=$TOTAL_STEPS")
+  [[ -n "$chat_override" ]] && overrides+=("$chat_override")
+  [[ "$PROFILE" == cpu ]] && overrides+=("${KK_CPU_OVERRIDES[@]}")
+  overrides+=("$@")   # the user's trailing overrides win
+
+  if [[ "$DRY_RUN" == 1 ]]; then
+    "$PYTHON" -m launcher.dry_run --n-gpus "$N_GPUS" --nnodes "$NNODES" \
+      --model-spec "${MODEL_SPEC:-$INIT_MODEL}" --save "$out/dry_run_config.yaml" -- "${overrides[@]}"
+    return
+  fi
+
+  mkdir -p "$out"
+  export VERL_FILE_LOGGER_PATH="$out/metrics.jsonl"
+  kk_banner "$stage" "$model_path" "$out"
+  local rc
+  set +e
+  "$PYTHON" -m verl.trainer.main_ppo "${overrides[@]}" 2>&1 | tee -a "$out/train.log"
+  rc="${PIPESTATUS[0]}"
+  set -e
+  if [[ "$rc" -ne 0 ]]; then
+    kk_log "stage $stage failed with exit code $rc; the full log is $out/train.log"
+    return "$rc"
+  fi
+  kk_log "stage $stage finished: $out"
+}
