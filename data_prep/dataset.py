@@ -1,0 +1,141 @@
+"""veRL parquet rows: the fixed schema, row construction and deterministic parquet writing.
+
+Row layout (one per puzzle)::
+
+    data_source   "kk_logic_{N}ppl" (generated) | "kk_published_{N}ppl" (imported)
+    prompt        [{"role", "content"}, ...]
+    ability       "logic"
+    reward_model  {"style": "rule", "ground_truth": {"names", "solution", "roles", "solution_text"}}
+    extra_info    {"split", "index", "n_people", "depth", "width", "difficulty", "puzzle_id",
+                   "statements", "template", "think_prefilled", "prompt_style"}
+
+The explicit pyarrow schema keeps column types identical across files (so veRL can concatenate
+them) and makes the written bytes depend only on the rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from data_prep.errors import DataPrepError
+from data_prep.fileio import atomic_write
+from data_prep.generator import Puzzle
+from data_prep.roles import RolePair
+from data_prep.statements import statements_to_json
+from data_prep.templates import build_prompt, validate_prompt_style, validate_template
+
+ABILITY = "logic"
+GENERATED_SOURCE = "kk_logic"
+PUBLISHED_SOURCE = "kk_published"
+
+GROUND_TRUTH_TYPE = pa.struct(
+    [
+        ("names", pa.list_(pa.string())),
+        ("solution", pa.list_(pa.bool_())),
+        ("roles", pa.list_(pa.string())),
+        ("solution_text", pa.string()),
+    ]
+)
+EXTRA_INFO_TYPE = pa.struct(
+    [
+        ("split", pa.string()),
+        ("index", pa.int64()),
+        ("n_people", pa.int64()),
+        ("depth", pa.int64()),
+        ("width", pa.int64()),
+        ("difficulty", pa.int64()),
+        ("puzzle_id", pa.string()),
+        ("statements", pa.string()),
+        ("template", pa.string()),
+        ("think_prefilled", pa.bool_()),
+        ("prompt_style", pa.string()),
+    ]
+)
+SCHEMA = pa.schema(
+    [
+        ("data_source", pa.string()),
+        ("prompt", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+        ("ability", pa.string()),
+        ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", GROUND_TRUTH_TYPE)])),
+        ("extra_info", EXTRA_INFO_TYPE),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class PromptOptions:
+    """How puzzles become prompts: message layout, instruction wording, ``<think>`` prefill, role words."""
+
+    template: str = "instruct"
+    prompt_style: str = "logic_rl"
+    think_prefilled: bool = True
+    roles: RolePair = field(default_factory=RolePair)
+
+    def validate(self) -> None:
+        validate_template(self.template)
+        validate_prompt_style(self.prompt_style)
+        self.roles.validate()
+
+
+def data_source(prefix: str, n_people: int) -> str:
+    """``kk_logic_5ppl``-style name; veRL reports validation metrics per data source (so per N)."""
+    return f"{prefix}_{n_people}ppl"
+
+
+def make_row(
+    *,
+    source: str,
+    quiz: str,
+    names: Sequence[str],
+    solution_text: str,
+    puzzle: Puzzle,
+    split: str,
+    index: int,
+    options: PromptOptions,
+) -> dict[str, Any]:
+    """One parquet row in the shared veRL schema."""
+    return {
+        "data_source": data_source(source, puzzle.n_people),
+        "prompt": build_prompt(quiz, options.roles, options.template, options.prompt_style, options.think_prefilled),
+        "ability": ABILITY,
+        "reward_model": {
+            "style": "rule",
+            "ground_truth": {
+                "names": list(names),
+                "solution": [bool(x) for x in puzzle.solution],
+                "roles": options.roles.as_list(),
+                "solution_text": solution_text,
+            },
+        },
+        "extra_info": {
+            "split": split,
+            "index": int(index),
+            "n_people": puzzle.n_people,
+            "depth": puzzle.depth,
+            "width": puzzle.width,
+            "difficulty": puzzle.difficulty,
+            "puzzle_id": puzzle.puzzle_id,
+            "statements": statements_to_json(puzzle.statements),
+            "template": options.template,
+            "think_prefilled": bool(options.think_prefilled),
+            "prompt_style": options.prompt_style,
+        },
+    }
+
+
+def write_parquet(rows: Sequence[dict[str, Any]], path: Path) -> None:
+    """Write rows with :data:`SCHEMA` atomically (temp file + rename); same rows -> same bytes."""
+    try:
+        table = pa.Table.from_pylist(list(rows), schema=SCHEMA)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, KeyError) as exc:
+        raise DataPrepError(f"rows do not match the parquet schema: {exc}") from None
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="snappy"))
+
+
+def split_path(out_dir: Path, n_people: int, split: str) -> Path:
+    """``{out}/{N}ppl/{split}.parquet`` - the layout the run scripts expect."""
+    return out_dir / f"{n_people}ppl" / f"{split}.parquet"

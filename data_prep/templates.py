@@ -1,0 +1,112 @@
+"""Prompt templates: the instruction wording, the message layout, and the chat-template files.
+
+Two *templates* (message layouts):
+
+* ``instruct`` - a system message with the format instruction + a user message with the puzzle.
+  With ``<think>`` prefilled, the run scripts must pass ``chat_templates/chatml_think_prefill.jinja``
+  as veRL ``actor_rollout_ref.model.custom_chat_template`` so that the generation prompt ends in
+  ``<|im_start|>assistant\\n<think>``.
+* ``base`` - ONE user message holding the whole plain-text prompt (``...User:QUIZ\\nAssistant: <think>``),
+  rendered verbatim by ``chat_templates/raw_text.jinja``.
+
+Two *prompt styles* (instruction wording):
+
+* ``logic_rl`` - Logic-RL's wording, including its literal example answer ``(1) Zoey is a knight``.
+* ``schematic`` - the same protocol, but the answer format is given with placeholders
+  (``(k) NAME is a ROLE``), so the instruction itself is never a pasteable answer.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from data_prep.errors import DataPrepError
+from data_prep.roles import RolePair, with_article
+
+TEMPLATES = ("instruct", "base")
+PROMPT_STYLES = ("logic_rl", "schematic")
+CHAT_TEMPLATE_DIR = Path(__file__).resolve().parent / "chat_templates"
+THINK_OPEN = "<think>"
+
+_PROTOCOL = (
+    "The reasoning process and answer are enclosed within <think> </think> and <answer> </answer> tags, "
+    "respectively, i.e., <think> reasoning process here </think><answer> answer here </answer>."
+)
+
+
+def validate_template(template: str) -> None:
+    if template not in TEMPLATES:
+        raise DataPrepError(f"unknown template {template!r} (expected one of: {', '.join(TEMPLATES)})")
+
+
+def validate_prompt_style(prompt_style: str) -> None:
+    if prompt_style not in PROMPT_STYLES:
+        raise DataPrepError(f"unknown prompt style {prompt_style!r} (expected one of: {', '.join(PROMPT_STYLES)})")
+
+
+def _schematic_answer_format(roles: RolePair) -> str:
+    articles = sorted({with_article(word).split()[0] for word in roles.as_list()})
+    return (
+        "After thinking, when you finally reach a conclusion, give the answer within <answer> </answer> tags: "
+        "one line per inhabitant, in the order the puzzle introduces them, each line of the form "
+        f"(k) NAME is {'/'.join(articles)} ROLE, where k is 1 for the first inhabitant, 2 for the second and so on, "
+        f"NAME is that inhabitant's name and ROLE is either {roles.truthful} or {roles.lying}."
+    )
+
+
+def system_prompt(roles: RolePair, prompt_style: str) -> str:
+    """System message of the ``instruct`` template."""
+    validate_prompt_style(prompt_style)
+    head = (
+        "You are a helpful assistant. The assistant first thinks about the reasoning process in the mind "
+        "and then provides the user with the answer. " + _PROTOCOL
+    )
+    if prompt_style == "logic_rl":
+        # Logic-RL's wording (two spaces after the protocol sentence, as upstream), role word substituted.
+        return (
+            head + "  Now the user asks you to solve a logical reasoning problem. After thinking, when you finally "
+            "reach a conclusion, clearly state the identity of each character within <answer> </answer> tags. "
+            "List the identity of each person one by one, for example, "
+            f"<answer> (1) Zoey is {with_article(roles.truthful)}\n(2) Oliver is {with_article(roles.truthful)}\n(3)... </answer>."
+        )
+    return head + " Now the user asks you to solve a logical reasoning problem. " + _schematic_answer_format(roles)
+
+
+def base_prompt(quiz: str, roles: RolePair, prompt_style: str, think_prefilled: bool) -> str:
+    """The whole plain-text prompt of the ``base`` template."""
+    validate_prompt_style(prompt_style)
+    if prompt_style == "logic_rl":
+        # Logic-RL's base wording, kept verbatim (including the missing space in "it.The").
+        instruction = (
+            "The user asks a question, and the Assistant solves it.The assistant first thinks about the reasoning "
+            "process in the mind and then provides the user with the final answer. " + _PROTOCOL + " Now the user "
+            "asks you to solve a logical reasoning problem. After thinking, when you finally reach a conclusion, "
+            "clearly state the identity of each character within <answer> </answer> tags. "
+            f"i.e., <answer> (1) Zoey is {with_article(roles.truthful)}\n(2) ... </answer>."
+        )
+    else:
+        instruction = (
+            "The user asks a question, and the Assistant solves it. The assistant first thinks about the reasoning "
+            "process in the mind and then provides the user with the final answer. " + _PROTOCOL + " Now the user "
+            "asks you to solve a logical reasoning problem. " + _schematic_answer_format(roles)
+        )
+    return f"{instruction}\n\nUser:{quiz}\nAssistant:" + (f" {THINK_OPEN}" if think_prefilled else "")
+
+
+def build_prompt(quiz: str, roles: RolePair, template: str, prompt_style: str, think_prefilled: bool) -> list[dict[str, str]]:
+    """The ``prompt`` column: a list of ``{"role", "content"}`` messages."""
+    validate_template(template)
+    if template == "instruct":
+        return [
+            {"role": "system", "content": system_prompt(roles, prompt_style)},
+            {"role": "user", "content": quiz},
+        ]
+    return [{"role": "user", "content": base_prompt(quiz, roles, prompt_style, think_prefilled)}]
+
+
+def chat_template_path(template: str, think_prefilled: bool) -> Path | None:
+    """The chat-template file the run scripts must pass as veRL
+    ``actor_rollout_ref.model.custom_chat_template`` (its *contents*); None = the model's own."""
+    validate_template(template)
+    if template == "base":
+        return CHAT_TEMPLATE_DIR / "raw_text.jinja"
+    return CHAT_TEMPLATE_DIR / "chatml_think_prefill.jinja" if think_prefilled else None
