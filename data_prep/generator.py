@@ -244,6 +244,13 @@ def generate_puzzles(
     if count < 0:
         raise DataPrepError(f"puzzle count must be >= 0, got {count}")
     sampler = _StatementSampler(config)
+    if count and (config.depth == 1 or set(sampler.kinds) <= {"leaf", "not"}):
+        # Every statement is then "X is a knight/knave": flipping every role keeps all of them
+        # consistent, so no such puzzle has exactly one solution.
+        raise DataPrepError(
+            "depth 1 (or a --mix of only leaf/not) makes every statement a bare role claim, and such puzzles "
+            "never have exactly one solution; use --depth 2 or more"
+        )
     masks, full = truth_masks(config.n_people)
     seen = set(exclude)
     puzzles: list[Puzzle] = []
