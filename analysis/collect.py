@@ -1,0 +1,184 @@
+"""Features of a whole dump directory: cached per file, computed in a process pool.
+
+Only files whose cache entry is missing or stale (size/mtime changed) are
+parsed, so re-running after veRL wrote one more step touches one file.  Cache
+misses are spread over a pool of ``workers`` processes (one file per task);
+a single miss is computed in-process, which avoids paying for a pool's start
+on incremental runs.  Workers keep nothing but one file's text at a time and
+return only the numeric feature rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+from tqdm import tqdm
+
+from analysis.feature_cache import CacheKey, FeatureCache, cache_key
+from analysis.features import (
+    FEATURE_COLUMNS,
+    FeatureOptions,
+    LengthCounter,
+    TokenizerCounter,
+    WordCounter,
+    empty_feature_frame,
+    features_of_file,
+)
+from analysis.loading import list_dump_files
+
+log = logging.getLogger(__name__)
+
+CATEGORY_COLUMNS = ("file", "answer_status", "format_error", "think_script", "answer_script")
+DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
+
+
+@dataclass
+class RunFeatures:
+    """Per-response features of one dump directory."""
+
+    directory: Path
+    frame: pd.DataFrame  # one row per response, FEATURE_COLUMNS
+    length_unit: str  # "words" or "tokens"
+    n_files: int
+    n_computed: int  # files parsed in this call (the rest came from the cache)
+    warnings: list[str] = field(default_factory=list)
+
+    def path_of(self, file_name: str) -> Path:
+        """Full path of a dump file named in the ``file`` column."""
+        return self.directory / file_name
+
+
+def make_counter(tokenizer: str | Path | None) -> LengthCounter:
+    """Token counter for a local tokenizer path, else whitespace words."""
+    return TokenizerCounter(tokenizer) if tokenizer else WordCounter()
+
+
+# Worker-process state: the length counter is built once per worker.
+_WORKER_COUNTER: LengthCounter | None = None
+
+
+def _init_worker(tokenizer: str | None) -> None:
+    global _WORKER_COUNTER
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    _WORKER_COUNTER = make_counter(tokenizer)
+
+
+def _compute_in_worker(path: str, options: FeatureOptions, cache_dir: str, key: CacheKey) -> tuple[str, pd.DataFrame, list[str]]:
+    assert _WORKER_COUNTER is not None, "worker not initialised"
+    result = features_of_file(path, _WORKER_COUNTER, options)
+    if len(result.frame):
+        FeatureCache(cache_dir).store(key, result.frame, result.warnings)
+    return path, result.frame, result.warnings
+
+
+def collect_features(
+    directory: str | Path,
+    *,
+    cache_dir: str | Path,
+    tokenizer: str | Path | None = None,
+    options: FeatureOptions | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: bool = True,
+    counter: LengthCounter | None = None,
+) -> RunFeatures:
+    """Features of every ``*.jsonl`` in ``directory``, using and filling the cache.
+
+    ``counter`` lets a caller that already loaded a tokenizer reuse it for the
+    in-process path; workers always build their own from ``tokenizer``.
+    Raises :class:`analysis.errors.AnalysisInputError` for a missing or empty
+    directory or an unloadable tokenizer.
+    """
+    root = Path(directory)
+    files = list_dump_files(root)
+    options = options or FeatureOptions()
+    cache = FeatureCache(cache_dir)
+    counter = counter or make_counter(tokenizer)
+    settings_id = f"{counter.cache_id}|{options.cache_id()}"
+
+    tables: dict[Path, pa.Table] = {}
+    warnings_by_file: dict[Path, list[str]] = {}
+    misses: list[tuple[Path, CacheKey]] = []
+    for path in files:
+        key = cache_key(path, settings_id)
+        hit = cache.load(key)
+        if hit is None:
+            misses.append((path, key))
+        else:
+            tables[path], warnings_by_file[path] = hit
+
+    computed = _compute_misses(misses, cache, counter, tokenizer, options, workers, progress)
+    for path, (frame, warnings) in computed.items():
+        warnings_by_file[path] = warnings
+        if len(frame):
+            tables[path] = pa.Table.from_pandas(frame, preserve_index=False)
+
+    ordered = [tables[path] for path in files if path in tables]
+    frame = _concat(ordered)
+    warnings = [w for path in files for w in warnings_by_file.get(path, [])]
+    empty_files = [path.name for path in files if path not in tables]
+    if empty_files:
+        warnings.append(f"{root.name}: {len(empty_files)} file(s) without any usable response: {', '.join(empty_files[:5])}")
+    for warning in warnings:
+        log.warning(warning)
+    return RunFeatures(root, frame, counter.unit, len(files), len(misses), warnings)
+
+
+def _compute_misses(
+    misses: list[tuple[Path, CacheKey]],
+    cache: FeatureCache,
+    counter: LengthCounter,
+    tokenizer: str | Path | None,
+    options: FeatureOptions,
+    workers: int,
+    progress: bool,
+) -> dict[Path, tuple[pd.DataFrame, list[str]]]:
+    results: dict[Path, tuple[pd.DataFrame, list[str]]] = {}
+    if not misses:
+        return results
+    bar = tqdm(total=len(misses), desc="features", unit="file", disable=not progress, leave=False)
+    try:
+        if workers <= 1 or len(misses) == 1:
+            for path, key in misses:
+                result = features_of_file(path, counter, options)
+                if len(result.frame):
+                    cache.store(key, result.frame, result.warnings)
+                results[path] = (result.frame, result.warnings)
+                bar.update()
+            return results
+        # forkserver: workers fork from a clean server process, never from a
+        # parent that may already run pyarrow/tokenizer threads.
+        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        context = multiprocessing.get_context(method)
+        tokenizer_arg = str(tokenizer) if tokenizer else None
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(misses)),
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(tokenizer_arg,),
+        ) as pool:
+            futures = [pool.submit(_compute_in_worker, str(path), options, str(cache.directory), key) for path, key in misses]
+            for future in as_completed(futures):
+                path_str, frame, warnings = future.result()
+                results[Path(path_str)] = (frame, warnings)
+                bar.update()
+    finally:
+        bar.close()
+    return results
+
+
+def _concat(tables: list[pa.Table]) -> pd.DataFrame:
+    if not tables:
+        return empty_feature_frame()
+    combined = pa.concat_tables(tables, promote_options="default")
+    frame = combined.to_pandas()
+    frame = frame[[c for c in FEATURE_COLUMNS if c in frame.columns]]
+    for column in CATEGORY_COLUMNS:
+        frame[column] = frame[column].astype("category")
+    return frame

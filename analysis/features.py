@@ -1,0 +1,472 @@
+"""Per-response features of a rollout dump file.
+
+For every response line of a ``<step>.jsonl`` dump this computes (one row each):
+
+* where it came from: ``step``, ``file``, ``offset`` (byte offset of the line,
+  to read the text back on demand), ``line``; ``prompt_key`` (hash of the
+  prompt text, the same prompt across steps) and ``group_key`` (the GRPO group:
+  the ``uid`` prefix ``<prompt-uuid>`` when the dump has ``uid``, else the
+  prompt text within the step);
+* ``score`` (the dumped reward) and, recomputed by the project's single scorer
+  :func:`reward_fns.kk.compute_score`: ``score_recomputed``, ``acc``,
+  ``format_ok``, ``answer_wrong``, ``answer_status``, ``format_error``;
+* ``length`` in the run's length unit (``tokens`` with a tokenizer, else
+  whitespace-separated ``words``; CJK text without spaces counts as few words),
+  ``think_chars``, ``answer_chars``;
+* ``unclosed`` (no ``</answer>`` after the last ``<answer>``) and
+  ``truncated`` (unclosed *and* at the length cap when the cap is known; with no
+  cap it equals ``unclosed``, an upper bound);
+* behaviour counts and flags (``<name>_count``, ``<name>``) for hesitation,
+  exploration, backtracking, summary and final_verify (pools in
+  :mod:`analysis.patterns`), searched in the think part;
+* ``verify_count`` and ``verify_per_1k`` (verification words per 1,000 length
+  units);
+* language: ``think_cjk_share`` / ``answer_cjk_share`` (share of CJK
+  characters among letters), ``think_script`` / ``answer_script`` (dominant
+  writing system), ``lang_switch`` (the two differ), ``zh_think_en_answer``,
+  ``mixed_script_think``;
+* ``retry_too_late``: thinking resumed after ``<answer>`` (a think tag, or a
+  hesitation/backtracking phrase, after the first ``<answer>``);
+* ``repetition``: rep-4, the share of repeated word 4-grams (Welleck et al.
+  2019); near 1 in repetition spells.
+
+The think/answer split here (:func:`split_lenient`) is tolerant of malformed
+responses and is **for features only, never for scoring**: format and answer
+status always come from ``reward_fns``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from analysis.loading import ParsedFile, parse_jsonl, repair_ground_truth, row_step, step_from_file_name
+from analysis.patterns import BEHAVIOUR_POOLS, RETHINK_MATCHER, VERIFY_WORDS, count_behaviours
+
+log = logging.getLogger(__name__)
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
+
+# answer_status values beyond the scorer's correct|wrong|unparsed|skipped.
+NO_GROUND_TRUTH = "no_ground_truth"
+BAD_GROUND_TRUTH = "bad_ground_truth"
+
+BEHAVIOURS: tuple[str, ...] = tuple(pool.name for pool in BEHAVIOUR_POOLS)
+REPETITION_N = 4
+# Letters needed before a part's writing system counts as known.
+MIN_SCRIPT_LETTERS = 3
+# One CJK character carries roughly a word, about three Latin letters: weigh it
+# so a Chinese answer with Latin names ("Zoey是骑士") still reads as Chinese.
+CJK_WEIGHT = 3.0
+CJK_SCRIPTS = ("han", "kana", "hangul")
+# A think part is "mixed" when a second writing system has this weighted share.
+MIXED_SCRIPT_SHARE = 0.2
+
+_SCRIPT_RUNS = re.compile(
+    "|".join(
+        [
+            r"(?P<latin>[a-zA-Z\u00c0-\u024f\u1e00-\u1eff]+)",
+            r"(?P<han>[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef]+)",
+            r"(?P<kana>[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f]+)",
+            r"(?P<hangul>[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]+)",
+            r"(?P<cyrillic>[\u0400-\u052f]+)",
+            r"(?P<greek>[\u0370-\u03ff\u1f00-\u1fff]+)",
+            r"(?P<arabic>[\u0600-\u06ff\u0750-\u077f]+)",
+            r"(?P<hebrew>[\u0590-\u05ff]+)",
+            r"(?P<devanagari>[\u0900-\u097f]+)",
+            r"(?P<thai>[\u0e00-\u0e7f]+)",
+            r"(?P<other>[^\W\d_])",  # one letter of any other script
+        ]
+    )
+)
+_ENOUGH_ASCII_LETTERS = re.compile(r"[A-Za-z](?:[^A-Za-z]*[A-Za-z]){%d}" % (MIN_SCRIPT_LETTERS - 1))
+# Repetition tokens: each CJK character alone, other runs of non-space.
+_REP_TOKENS = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]|[^\s\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
+_NGRAM_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant (golden ratio)
+_UID_PARTS = re.compile(r"^(.*)_(\d+)_(\d+)$")
+
+
+@dataclass(frozen=True)
+class LenientParts:
+    """Think and answer parts found tolerantly.  For features only, never for scoring."""
+
+    think: str
+    answer: str  # inside the last <answer>, up to its </answer> or the end
+    after_answer_start: str  # everything after the first <answer>
+    has_answer: bool
+    answer_closed: bool  # a </answer> follows the last <answer>
+
+
+def split_lenient(text: str, think_prefilled: bool = False) -> LenientParts:
+    """Split a response into think and answer parts without judging its format.
+
+    The think part is what precedes the first ``<answer>``, from after an
+    opening ``<think>`` (or from the start: prefilled prompts open it for the
+    model) up to the first ``</think>``.  With no tags at all the whole text is
+    thinking.  ``think_prefilled`` is accepted for symmetry with
+    ``reward_fns.kk.split_response``; the lenient split needs no different rule.
+    """
+    del think_prefilled  # same rule either way; see docstring
+    first_answer = text.find(ANSWER_OPEN)
+    before = text if first_answer < 0 else text[:first_answer]
+    think_open = before.find(THINK_OPEN)
+    start = think_open + len(THINK_OPEN) if think_open >= 0 else 0
+    think_close = before.find(THINK_CLOSE, start)
+    think = before[start:think_close] if think_close >= 0 else before[start:]
+    if first_answer < 0:
+        return LenientParts(think.strip(), "", "", False, False)
+    last_answer = text.rfind(ANSWER_OPEN)
+    answer_end = text.find(ANSWER_CLOSE, last_answer)
+    answer = text[last_answer + len(ANSWER_OPEN) : answer_end if answer_end >= 0 else len(text)]
+    return LenientParts(think.strip(), answer.strip(), text[first_answer + len(ANSWER_OPEN) :], True, answer_end >= 0)
+
+
+@dataclass(frozen=True)
+class ScriptProfile:
+    """Writing systems of a text part."""
+
+    dominant: str  # "" when fewer than MIN_SCRIPT_LETTERS letters
+    cjk_share: float  # CJK characters / all letters (unweighted); 0.0 when none
+    mixed: bool  # a second script holds >= MIXED_SCRIPT_SHARE of the weighted letters
+
+
+def script_profile(text: str) -> ScriptProfile:
+    """Dominant writing system, CJK share and mixing of ``text``."""
+    if text.isascii():
+        has_enough = _ENOUGH_ASCII_LETTERS.search(text) is not None
+        return ScriptProfile("latin" if has_enough else "", 0.0, False)
+    counts: dict[str, int] = {}
+    for match in _SCRIPT_RUNS.finditer(text):
+        name = match.lastgroup or "other"
+        counts[name] = counts.get(name, 0) + match.end() - match.start()
+    total = sum(counts.values())
+    if total == 0:
+        return ScriptProfile("", 0.0, False)
+    cjk = sum(counts.get(name, 0) for name in CJK_SCRIPTS)
+    weighted = {name: n * (CJK_WEIGHT if name in CJK_SCRIPTS else 1.0) for name, n in counts.items()}
+    ranked = sorted(weighted.items(), key=lambda item: item[1], reverse=True)
+    weight_total = sum(weighted.values())
+    dominant = ranked[0][0] if total >= MIN_SCRIPT_LETTERS else ""
+    mixed = len(ranked) > 1 and ranked[1][1] / weight_total >= MIXED_SCRIPT_SHARE
+    return ScriptProfile(dominant, cjk / total, mixed)
+
+
+def repetition_score(text: str, n: int = REPETITION_N) -> float:
+    """rep-n: 1 - distinct n-grams / n-grams over word tokens (CJK: per character)."""
+    lowered = text.lower()
+    tokens = lowered.split() if lowered.isascii() else _REP_TOKENS.findall(lowered)
+    total = len(tokens) - n + 1
+    if total <= 0:
+        return 0.0
+    # Hash each token once (C speed), then mix n consecutive hashes into one
+    # 64-bit n-gram id with numpy; a collision among ~500 n-grams is negligible.
+    hashes = np.fromiter(map(hash, tokens), dtype=np.int64, count=len(tokens)).view(np.uint64)
+    gram_ids = hashes[:total].copy()
+    for offset in range(1, n):
+        gram_ids *= _NGRAM_MIX
+        gram_ids ^= hashes[offset : offset + total]
+    return 1.0 - len(np.unique(gram_ids)) / total
+
+
+def stable_hash(text: str) -> int:
+    """A 63-bit hash that is the same in every process (Python's hash() is salted)."""
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+def group_id(record: dict[str, Any]) -> str:
+    """The GRPO group of a row: ``uid`` minus ``_<sample>_<output>``, else the prompt."""
+    uid = record.get("uid")
+    if isinstance(uid, str) and uid:
+        match = _UID_PARTS.match(uid)
+        return "uid:" + (match.group(1) if match else uid)
+    return "input:" + str(record.get("input", ""))
+
+
+def is_think_prefilled(prompt: str) -> bool:
+    """The contract's rule for dumps: the decoded prompt ends with ``<think>``."""
+    return prompt.rstrip().endswith(THINK_OPEN)
+
+
+class LengthCounter(Protocol):
+    """Counts response lengths in one unit (``words`` or ``tokens``)."""
+
+    unit: str
+    cache_id: str
+
+    def lengths(self, texts: Sequence[str]) -> list[int]: ...
+
+
+class WordCounter:
+    """Whitespace-separated words."""
+
+    unit = "words"
+    cache_id = "words"
+
+    def lengths(self, texts: Sequence[str]) -> list[int]:
+        return [len(text.split()) for text in texts]
+
+
+class TokenizerCounter:
+    """Tokens of a local Hugging Face tokenizer (``AutoTokenizer``, offline).
+
+    The dumps hold text decoded with special tokens skipped, so re-encoding it
+    gives the response length up to a token or two at the boundaries.
+    """
+
+    unit = "tokens"
+
+    def __init__(self, path: str | Path) -> None:
+        from analysis.errors import AnalysisInputError
+
+        local = Path(path)
+        if not local.exists():
+            raise AnalysisInputError(f"tokenizer path does not exist: {local}")
+        try:
+            from transformers import AutoTokenizer
+
+            self.tokenizer = AutoTokenizer.from_pretrained(str(local), local_files_only=True)
+        except (OSError, ValueError) as exc:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise AnalysisInputError(f"cannot load tokenizer from {local}: {first_line}") from exc
+        self.cache_id = f"tokens:{local.resolve()}:{getattr(self.tokenizer, 'name_or_path', '')}:{len(self.tokenizer)}"
+        self._backend = getattr(self.tokenizer, "backend_tokenizer", None)
+
+    def lengths(self, texts: Sequence[str]) -> list[int]:
+        if self._backend is not None:  # fast tokenizer: batch-encode in Rust
+            return [len(enc.ids) for enc in self._backend.encode_batch(list(texts), add_special_tokens=False)]
+        return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
+
+
+@dataclass(frozen=True)
+class FeatureOptions:
+    """What changes the features of a file (so also part of the cache key)."""
+
+    max_response_length: int | None = None  # length cap in tokens, for truncation
+
+    def cache_id(self) -> str:
+        return f"cap={self.max_response_length}"
+
+
+@dataclass
+class FileFeatures:
+    """Features of one dump file plus one-line warnings about skipped lines."""
+
+    frame: pd.DataFrame
+    warnings: list[str]
+
+
+def text_features(output: str, think_prefilled: bool) -> dict[str, Any]:
+    """Features computed from the response text alone (no scorer, no length unit)."""
+    parts = split_lenient(output, think_prefilled)
+    lowered_think = parts.think.lower()
+    counts = count_behaviours(lowered_think)
+    row: dict[str, Any] = {}
+    for name in BEHAVIOURS:
+        row[f"{name}_count"] = counts[name]
+        row[name] = counts[name] > 0
+    row["verify_count"] = VERIFY_WORDS.count(output.lower())
+    think_script = script_profile(parts.think)
+    answer_script = script_profile(parts.answer)
+    row["think_cjk_share"] = think_script.cjk_share
+    row["answer_cjk_share"] = answer_script.cjk_share
+    row["think_script"] = think_script.dominant
+    row["answer_script"] = answer_script.dominant
+    both_known = bool(think_script.dominant and answer_script.dominant)
+    row["lang_switch"] = both_known and think_script.dominant != answer_script.dominant
+    row["zh_think_en_answer"] = both_known and think_script.dominant == "han" and answer_script.dominant == "latin"
+    row["mixed_script_think"] = think_script.mixed
+    row["retry_too_late"] = _retry_too_late(parts)
+    row["repetition"] = repetition_score(output)
+    row["think_chars"] = len(parts.think)
+    row["answer_chars"] = len(parts.answer)
+    row["has_answer"] = parts.has_answer
+    row["unclosed"] = not parts.answer_closed
+    return row
+
+
+def _retry_too_late(parts: LenientParts) -> bool:
+    tail = parts.after_answer_start
+    if not tail:
+        return False
+    if THINK_OPEN in tail or THINK_CLOSE in tail:
+        return True
+    return bool(RETHINK_MATCHER.matches(tail.lower()))
+
+
+def score_features(output: str, ground_truth: Any, think_prefilled: bool, data_source: str) -> dict[str, Any]:
+    """Format and answer status from the project's single scorer (reward_fns)."""
+    from reward_fns.kk import GroundTruthError, compute_score, split_response
+
+    try:
+        if ground_truth is None:
+            raise GroundTruthError("no ground truth in the dump")
+        result = compute_score(
+            data_source=data_source,
+            solution_str=output,
+            ground_truth=repair_ground_truth(ground_truth),
+            extra_info={"think_prefilled": think_prefilled},
+        )
+    except GroundTruthError:
+        # The answer cannot be judged, but the format still can.
+        fmt = split_response(output, think_prefilled=think_prefilled).format_error
+        status = NO_GROUND_TRUTH if ground_truth is None else BAD_GROUND_TRUTH
+        return {
+            "score_recomputed": math.nan,
+            "acc": math.nan,
+            "format_ok": float(fmt == ""),
+            "answer_wrong": math.nan,
+            "answer_status": status,
+            "format_error": fmt,
+        }
+    return {
+        "score_recomputed": float(result["score"]),
+        "acc": float(result["acc"]),
+        "format_ok": float(result["format_ok"]),
+        "answer_wrong": float(result["answer_wrong"]),
+        "answer_status": str(result["answer_status"]),
+        "format_error": str(result["format_error"]),
+    }
+
+
+def _data_source(record: dict[str, Any], ground_truth: Any) -> str:
+    source = record.get("data_source")
+    if isinstance(source, str) and source:
+        return source
+    names = ground_truth.get("names") if isinstance(ground_truth, dict) else None
+    count = len(names) if isinstance(names, (list, tuple)) else 0
+    return f"kk_logic_{count}ppl" if count else "kk_logic"
+
+
+def _n_people(ground_truth: Any) -> int:
+    names = ground_truth.get("names") if isinstance(ground_truth, dict) else None
+    names = repair_ground_truth({"names": names})["names"] if isinstance(names, str) else names
+    return len(names) if isinstance(names, (list, tuple)) else 0
+
+
+def _as_float(value: Any) -> float:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def features_of_parsed(parsed: ParsedFile, counter: LengthCounter, options: FeatureOptions) -> FileFeatures:
+    """Feature rows for the good lines of one parsed dump file."""
+    warnings = list(parsed.warnings)
+    file_step = step_from_file_name(parsed.path)
+    rows: list[dict[str, Any]] = []
+    outputs: list[str] = []
+    no_step = no_output = 0
+    for line in parsed.lines:
+        record = line.record
+        output = record.get("output")
+        if not isinstance(output, str):
+            no_output += 1
+            continue
+        step = row_step(record, file_step)
+        if step is None:
+            no_step += 1
+            continue
+        prompt = record.get("input") if isinstance(record.get("input"), str) else ""
+        prefilled = is_think_prefilled(prompt)
+        ground_truth = record.get("gts")
+        row: dict[str, Any] = {
+            "step": step,
+            "file": parsed.path.name,
+            "offset": line.offset,
+            "line": line.line_no,
+            "prompt_key": stable_hash(prompt),
+            "group_key": stable_hash(group_id(record)),
+            "think_prefilled": prefilled,
+            "n_people": _n_people(ground_truth),
+            "score": _as_float(record.get("score")),
+        }
+        row.update(score_features(output, ground_truth, prefilled, _data_source(record, ground_truth)))
+        row.update(text_features(output, prefilled))
+        rows.append(row)
+        outputs.append(output)
+    if no_output:
+        warnings.append(f"{parsed.path.name}: skipped {no_output} row(s) without a string 'output'")
+    if no_step:
+        warnings.append(f"{parsed.path.name}: skipped {no_step} row(s) without a 'step' (and no step in the file name)")
+    frame = pd.DataFrame(rows) if rows else empty_feature_frame()
+    if rows:
+        lengths = counter.lengths(outputs)
+        frame["length"] = pd.Series(lengths, dtype="int64")
+        frame["verify_per_1k"] = frame["verify_count"] * 1000.0 / frame["length"].clip(lower=1)
+        at_cap = _at_cap(frame["length"], counter.unit, options.max_response_length)
+        frame["truncated"] = frame["unclosed"] & at_cap
+    return FileFeatures(_typed(frame), warnings)
+
+
+def _at_cap(lengths: pd.Series, unit: str, cap: int | None) -> pd.Series:
+    if cap is None or unit != "tokens":
+        return pd.Series(True, index=lengths.index)
+    return lengths >= cap - 1  # re-encoding decoded text can lose a token
+
+
+def features_of_file(path: str | Path, counter: LengthCounter, options: FeatureOptions | None = None) -> FileFeatures:
+    """Parse one ``<step>.jsonl`` dump and compute its per-response features."""
+    return features_of_parsed(parse_jsonl(Path(path)), counter, options or FeatureOptions())
+
+
+FEATURE_COLUMNS: dict[str, str] = {
+    "step": "int64",
+    "file": "object",
+    "offset": "int64",
+    "line": "int64",
+    "prompt_key": "int64",
+    "group_key": "int64",
+    "think_prefilled": "bool",
+    "n_people": "int64",
+    "score": "float64",
+    "score_recomputed": "float64",
+    "acc": "float64",
+    "format_ok": "float64",
+    "answer_wrong": "float64",
+    "answer_status": "object",
+    "format_error": "object",
+    **{f"{name}_count": "int64" for name in BEHAVIOURS},
+    **{name: "bool" for name in BEHAVIOURS},
+    "verify_count": "int64",
+    "think_cjk_share": "float64",
+    "answer_cjk_share": "float64",
+    "think_script": "object",
+    "answer_script": "object",
+    "lang_switch": "bool",
+    "zh_think_en_answer": "bool",
+    "mixed_script_think": "bool",
+    "retry_too_late": "bool",
+    "repetition": "float64",
+    "think_chars": "int64",
+    "answer_chars": "int64",
+    "has_answer": "bool",
+    "unclosed": "bool",
+    "length": "int64",
+    "verify_per_1k": "float64",
+    "truncated": "bool",
+}
+
+
+def empty_feature_frame() -> pd.DataFrame:
+    """A zero-row frame with every feature column and dtype."""
+    return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in FEATURE_COLUMNS.items()})
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[list(FEATURE_COLUMNS)].astype(FEATURE_COLUMNS)
