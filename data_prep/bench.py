@@ -46,7 +46,7 @@ def suite_seconds() -> float:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = OneLineArgumentParser(prog="python -m data_prep.bench", description=__doc__.split("\n\n")[0])
+    parser = OneLineArgumentParser(prog="python -m data_prep.bench", description=__doc__.split("\n\n")[0].replace("``", ""))
     parser.add_argument("--json", action="store_true", help='print one JSON object {"puzzles_per_s": {...}, "suite_s": ...}')
     parser.add_argument("--seconds", type=float, default=2.0, help="minimum timed seconds per N (default: 2)")
     parser.add_argument("--people", type=int, nargs="+", default=list(BENCH_PEOPLE), metavar="N", help="people counts to time")

@@ -221,7 +221,7 @@ def summary_lines(result: BuildResult, out_dir: Path) -> list[str]:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = OneLineArgumentParser(prog="python -m data_prep.build", description=__doc__.split("\n\n")[0])
+    parser = OneLineArgumentParser(prog="python -m data_prep.build", description=__doc__.split("\n\n")[0].replace("``", ""))
     parser.add_argument("--out", required=True, help="output directory, e.g. data/kk")
     parser.add_argument("--seed", type=int, default=42, help="dataset seed (default: 42)")
     parser.add_argument("--train-people", type=int, nargs="*", default=[3, 4, 5, 6, 7], metavar="N",

@@ -168,7 +168,7 @@ def import_files(paths: Sequence[Path], out_dir: Path, split: str = "test", opti
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = OneLineArgumentParser(prog="python -m data_prep.import_kk", description=__doc__.split("\n\n")[0])
+    parser = OneLineArgumentParser(prog="python -m data_prep.import_kk", description=__doc__.split("\n\n")[0].replace("``", ""))
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE.jsonl", help="published K&K jsonl file(s)")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
     parser.add_argument("--split", default="test", help="split name for the files and extra_info (default: test)")
