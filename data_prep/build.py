@@ -100,10 +100,12 @@ class BuildConfig:
 
 @dataclass(frozen=True)
 class BuildResult:
-    """Paths written (parquet files first, then the card) and the card statistics."""
+    """Paths written (parquet files first, then the card), the card statistics, and parquet files
+    already in the output directory that this build did not write (left untouched)."""
 
     files: tuple[Path, ...]
     stats: dict[str, Any]
+    other_parquet: tuple[Path, ...] = ()
 
 
 def render_rows(puzzles: Sequence[Puzzle], config: BuildConfig, split: str, n_people: int) -> list[dict[str, Any]]:
@@ -170,6 +172,7 @@ def build_dataset(
     for part in parts:
         path = split_path(out_dir, part.n_people, part.split)
         write_parquet(part.rows, path)
+        logger.debug("wrote %d rows to %s", len(part.rows), path)
         files.append(path)
     template_file = chat_template_path(config.prompt.template, config.prompt.think_prefilled)
     stats = {
@@ -196,7 +199,8 @@ def build_dataset(
     card_paths = (out_dir / "stats.json", out_dir / "README.md")
     atomic_write_text(card_paths[0], card_json(stats))
     atomic_write_text(card_paths[1], card_markdown(stats))
-    return BuildResult(tuple(files) + card_paths, stats)
+    other = tuple(sorted(p for p in out_dir.glob("*ppl/*.parquet") if p not in set(files)))
+    return BuildResult(tuple(files) + card_paths, stats, other)
 
 
 def summary_lines(result: BuildResult, out_dir: Path) -> list[str]:
@@ -217,6 +221,9 @@ def summary_lines(result: BuildResult, out_dir: Path) -> list[str]:
         f"leakage: {leakage['duplicates_within_split']} duplicates within a split, {leakage['test_in_train']} test puzzles in train"
     )
     lines.append(f"wrote {len(result.files)} files to {out_dir} (card: {out_dir / 'README.md'})")
+    if result.other_parquet:
+        listed = ", ".join(str(p.relative_to(out_dir)) for p in result.other_parquet)
+        lines.append(f"note: {len(result.other_parquet)} parquet file(s) in {out_dir} come from an earlier build and are not in this card: {listed}")
     return lines
 
 
