@@ -104,16 +104,19 @@ def collect_features(
 
     tables: dict[Path, pa.Table] = {}
     warnings_by_file: dict[Path, list[str]] = {}
-    misses: list[tuple[Path, CacheKey]] = []
-    for path in files:
-        key = cache_key(path, settings_id)
+    keys = {path: cache_key(path, settings_id) for path in files}
+    misses = [(path, key) for path, key in keys.items() if not cache.has(key)]
+    # Compute before reading any parquet, so the pool forks before Arrow starts threads.
+    computed = _compute_misses(misses, cache, counter, tokenizer, options, workers, progress)
+    for path, key in keys.items():
+        if path in computed:
+            continue
         hit = cache.load(key)
-        if hit is None:
-            misses.append((path, key))
+        if hit is None:  # vanished or unreadable since has(): compute it here
+            result = features_of_file(path, counter, options)
+            computed[path] = (result.frame, result.warnings)
         else:
             tables[path], warnings_by_file[path] = hit
-
-    computed = _compute_misses(misses, cache, counter, tokenizer, options, workers, progress)
     for path, (frame, warnings) in computed.items():
         warnings_by_file[path] = warnings
         if len(frame):
@@ -152,9 +155,10 @@ def _compute_misses(
                 results[path] = (result.frame, result.warnings)
                 bar.update()
             return results
-        # forkserver: workers fork from a clean server process, never from a
-        # parent that may already run pyarrow/tokenizer threads.
-        method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        # fork: workers inherit the imported modules (spawn/forkserver pay ~2-4 s
+        # of imports per worker).  Arrow and jemalloc re-initialise their pools
+        # after fork; the tokenizer is built in each worker, never inherited.
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         context = multiprocessing.get_context(method)
         tokenizer_arg = str(tokenizer) if tokenizer else None
         with ProcessPoolExecutor(

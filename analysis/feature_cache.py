@@ -7,7 +7,8 @@ One parquet file per dump file, in the cache directory (by default
 * the key hash covers the file's size and mtime (ns), the length unit
   (words or a specific tokenizer), the feature options (length cap) and a
   fingerprint of the code that computes features (``analysis/features.py``,
-  ``analysis/patterns.py``, ``reward_fns/*.py``), so editing a keyword pool or
+  ``analysis/patterns.py``, ``analysis/loading.py`` and the ``reward_fns``
+  modules the scorer imports), so editing a keyword pool or
   the scorer invalidates the cache by itself.
 
 Writing a new entry removes older entries of the same dump file.  Entries are
@@ -22,6 +23,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,6 +36,10 @@ import pyarrow.parquet as pq
 log = logging.getLogger(__name__)
 
 _WARNINGS_KEY = b"analysis_warnings"
+# mkstemp creates 0600 files; give renamed outputs the usual umask-based mode.
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -43,10 +49,14 @@ def code_fingerprint() -> str:
     digest = hashlib.sha1()
     sources = [_PACKAGE_DIR / "features.py", _PACKAGE_DIR / "patterns.py", _PACKAGE_DIR / "loading.py"]
     try:
-        import reward_fns
+        import reward_fns.kk  # noqa: F401 - imported for the module list below
 
-        for location in getattr(reward_fns, "__path__", []):
-            sources.extend(sorted(Path(location).glob("*.py")))
+        scorer_files = {
+            module.__file__
+            for name, module in list(sys.modules.items())
+            if (name == "reward_fns" or name.startswith("reward_fns.")) and getattr(module, "__file__", None)
+        }
+        sources.extend(Path(f) for f in sorted(scorer_files))
     except ImportError:
         log.debug("reward_fns not importable; cache key covers analysis code only")
     for source in sources:
@@ -82,6 +92,10 @@ class FeatureCache:
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory)
 
+    def has(self, key: CacheKey) -> bool:
+        """Whether an entry exists (it may still turn out unreadable)."""
+        return (self.directory / key.file_name).is_file()
+
     def load(self, key: CacheKey) -> tuple[pa.Table, list[str]] | None:
         """The cached table and its warnings, or None on a miss or unreadable entry."""
         path = self.directory / key.file_name
@@ -107,6 +121,7 @@ class FeatureCache:
         os.close(handle)
         try:
             pq.write_table(table, temp_name, compression="zstd")
+            os.chmod(temp_name, FILE_MODE)
             os.replace(temp_name, self.directory / key.file_name)
         except BaseException:
             Path(temp_name).unlink(missing_ok=True)

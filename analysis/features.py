@@ -40,6 +40,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -105,6 +106,8 @@ class LenientParts:
     after_answer_start: str  # everything after the first <answer>
     has_answer: bool
     answer_closed: bool  # a </answer> follows the last <answer>
+    think_start: int = 0  # offset of ``think`` in the response text
+    tail_start: int = -1  # offset of ``after_answer_start`` (-1: no <answer>)
 
 
 def split_lenient(text: str, think_prefilled: bool = False) -> LenientParts:
@@ -122,13 +125,16 @@ def split_lenient(text: str, think_prefilled: bool = False) -> LenientParts:
     think_open = before.find(THINK_OPEN)
     start = think_open + len(THINK_OPEN) if think_open >= 0 else 0
     think_close = before.find(THINK_CLOSE, start)
-    think = before[start:think_close] if think_close >= 0 else before[start:]
+    raw_think = before[start:think_close] if think_close >= 0 else before[start:]
+    think = raw_think.strip()
+    think_start = start + len(raw_think) - len(raw_think.lstrip())
     if first_answer < 0:
-        return LenientParts(think.strip(), "", "", False, False)
+        return LenientParts(think, "", "", False, False, think_start)
     last_answer = text.rfind(ANSWER_OPEN)
     answer_end = text.find(ANSWER_CLOSE, last_answer)
     answer = text[last_answer + len(ANSWER_OPEN) : answer_end if answer_end >= 0 else len(text)]
-    return LenientParts(think.strip(), answer.strip(), text[first_answer + len(ANSWER_OPEN) :], True, answer_end >= 0)
+    tail_start = first_answer + len(ANSWER_OPEN)
+    return LenientParts(think, answer.strip(), text[tail_start:], True, answer_end >= 0, think_start, tail_start)
 
 
 @dataclass(frozen=True)
@@ -229,6 +235,9 @@ class TokenizerCounter:
     def __init__(self, path: str | Path) -> None:
         from analysis.errors import AnalysisInputError
 
+        # Report workers are forked from this process: keep the Rust thread pool
+        # unused here so the children neither warn nor inherit a busy pool.
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         local = Path(path)
         if not local.exists():
             raise AnalysisInputError(f"tokenizer path does not exist: {local}")

@@ -1,0 +1,152 @@
+"""Example responses: reading texts back on demand, choosing examples, highlighting.
+
+Feature frames keep no text; a response is read back from its dump file by
+byte offset (:func:`load_example`).  Highlight spans come from the very
+matchers that computed the features, so what is highlighted is what was
+counted.  Used by the HTML report and by the notebook.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from analysis.collect import RunFeatures
+from analysis.features import BEHAVIOURS, THINK_CLOSE, THINK_OPEN, split_lenient
+from analysis.loading import read_record_at
+from analysis.patterns import RETHINK_MATCHER, behaviour_spans, lower_aligned
+
+# Facts shown next to an example.
+FACT_COLUMNS = ("step", "score", "answer_status", "format_error", "length", "repetition",
+                "think_script", "answer_script", "think_cjk_share")
+
+
+@dataclass
+class Example:
+    """One response with highlight spans over its output text."""
+
+    step: int
+    file: str
+    line: int
+    prompt: str
+    output: str
+    highlights: list[tuple[int, int, str]]  # (start, end, label) in output
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def highlight_spans(output: str, think_prefilled: bool = False) -> list[tuple[int, int, str]]:
+    """Behaviour matches in the think part and retry-too-late marks after ``<answer>``."""
+    parts = split_lenient(output, think_prefilled)
+    spans: list[tuple[int, int, str]] = []
+    for name, found in behaviour_spans(parts.think).items():
+        spans.extend((parts.think_start + a, parts.think_start + b, name) for a, b in found)
+    if parts.tail_start >= 0:
+        tail = parts.after_answer_start
+        for tag in (THINK_OPEN, THINK_CLOSE):
+            index = tail.find(tag)
+            while index >= 0:
+                spans.append((parts.tail_start + index, parts.tail_start + index + len(tag), "retry_too_late"))
+                index = tail.find(tag, index + 1)
+        for _, a, b in RETHINK_MATCHER.matches(lower_aligned(tail)):
+            spans.append((parts.tail_start + a, parts.tail_start + b, "retry_too_late"))
+    return sorted(spans)
+
+
+def load_example(run: RunFeatures, row: pd.Series) -> Example:
+    """Read one feature row's response back from its dump file."""
+    record = read_record_at(run.path_of(str(row["file"])), int(row["offset"]))
+    output = str(record.get("output", ""))
+    prompt = str(record.get("input", ""))
+    facts = {column: row[column] for column in FACT_COLUMNS if column in row.index}
+    facts["length_unit"] = run.length_unit
+    return Example(int(row["step"]), str(row["file"]), int(row["line"]), prompt, output,
+                   highlight_spans(output, bool(row.get("think_prefilled", False))), facts)
+
+
+def render_highlighted(text: str, spans: list[tuple[int, int, str]], max_chars: int | None = None) -> str:
+    """HTML-escaped ``text`` with ``<mark class="hl-LABEL">`` around spans (overlaps: first wins)."""
+    end_limit = len(text) if max_chars is None else min(len(text), max_chars)
+    pieces: list[str] = []
+    cursor = 0
+    for start, end, label in sorted(spans):
+        if start < cursor or start >= end_limit:
+            continue
+        end = min(end, end_limit)
+        pieces.append(html.escape(text[cursor:start]))
+        pieces.append(f'<mark class="hl-{html.escape(label)}" title="{html.escape(label)}">{html.escape(text[start:end])}</mark>')
+        cursor = end
+    pieces.append(html.escape(text[cursor:end_limit]))
+    if end_limit < len(text):
+        pieces.append(html.escape(f" [... {len(text) - end_limit} more characters]"))
+    return "".join(pieces)
+
+
+def pick_examples(run: RunFeatures, flag: str, k: int = 2, sort_by: str | None = None) -> list[Example]:
+    """Up to ``k`` responses with ``flag`` set: the strongest early one and the strongest late one.
+
+    "Strongest" is the largest ``sort_by`` column (default ``<flag>_count`` when
+    it exists), ties broken by step and line for determinism.
+    """
+    frame = run.frame
+    if flag not in frame.columns or frame.empty:
+        return []
+    chosen = frame[frame[flag].astype(bool)]
+    if chosen.empty:
+        return []
+    key = sort_by or (f"{flag}_count" if f"{flag}_count" in frame.columns else "length")
+    middle = (frame["step"].min() + frame["step"].max()) / 2
+    picks = []
+    for half in (chosen[chosen["step"] <= middle], chosen[chosen["step"] > middle]):
+        if not half.empty:
+            picks.append(half.sort_values([key, "step", "line"], ascending=[False, True, True]).iloc[0])
+    if len(picks) < k:
+        rest = chosen.sort_values([key, "step", "line"], ascending=[False, True, True])
+        taken = {(p["file"], p["offset"]) for p in picks}
+        for _, row in rest.iterrows():
+            if len(picks) >= k:
+                break
+            if (row["file"], row["offset"]) not in taken:
+                picks.append(row)
+                taken.add((row["file"], row["offset"]))
+    return [load_example(run, row) for row in picks[:k]]
+
+
+def pick_early_late_pairs(run: RunFeatures, k: int = 2) -> list[tuple[Example, Example, bool]]:
+    """Pairs (early, late, same_prompt) for side-by-side views.
+
+    Prefers prompts seen both in the first and the last quarter of the steps,
+    the widest step gap first; falls back to the first and last steps'
+    responses to different prompts when no prompt repeats.
+    """
+    frame = run.frame
+    if frame.empty:
+        return []
+    steps = frame["step"]
+    low, high = steps.min(), steps.max()
+    quarter = (high - low) / 4
+    early = frame[steps <= low + quarter]
+    late = frame[steps >= high - quarter]
+    pairs: list[tuple[Example, Example, bool]] = []
+    if high > low:
+        first_seen = early.sort_values(["step", "line"]).drop_duplicates("prompt_key")
+        last_seen = late.sort_values(["step", "line"], ascending=[False, True]).drop_duplicates("prompt_key")
+        shared = first_seen.merge(last_seen, on="prompt_key", suffixes=("_early", "_late"))
+        shared = shared[shared["step_late"] > shared["step_early"]]
+        shared = shared.assign(gap=shared["step_late"] - shared["step_early"]).sort_values(["gap", "prompt_key"], ascending=[False, True])
+        for _, row in shared.head(k).iterrows():
+            early_row = first_seen[first_seen["prompt_key"] == row["prompt_key"]].iloc[0]
+            late_row = last_seen[last_seen["prompt_key"] == row["prompt_key"]].iloc[0]
+            pairs.append((load_example(run, early_row), load_example(run, late_row), True))
+    if not pairs and high > low:
+        first = frame[steps == low].sort_values("line").iloc[0]
+        last = frame[steps == high].sort_values("line").iloc[0]
+        pairs.append((load_example(run, first), load_example(run, last), False))
+    return pairs
+
+
+def behaviour_labels() -> tuple[str, ...]:
+    """Labels that :func:`highlight_spans` can produce, for legends and CSS."""
+    return (*BEHAVIOURS, "retry_too_late")

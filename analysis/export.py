@@ -1,0 +1,69 @@
+"""``python -m analysis features``: per-response features to parquet or csv.
+
+With ``with_text`` the lenient think and answer parts are added (read back
+from the dumps file by file, so only one file's text is in memory at a time).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.collect import DEFAULT_WORKERS
+from analysis.errors import AnalysisInputError
+from analysis.feature_cache import FILE_MODE
+from analysis.features import split_lenient
+from analysis.loading import read_record_at
+from analysis.report import load_run_features, write_csv_atomic
+
+SUFFIXES = (".parquet", ".csv")
+
+
+def export_features(
+    rollouts: str | Path,
+    out: str | Path,
+    *,
+    tokenizer: str | Path | None = None,
+    max_response_length: int | None = None,
+    cache_dir: str | Path | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: bool = True,
+    with_text: bool = False,
+) -> Path:
+    """Write one row per response (plus ``length_unit``) to ``out``."""
+    target = Path(out)
+    if target.suffix not in SUFFIXES:
+        raise AnalysisInputError(f"--out must end in .parquet or .csv, got {target.name}")
+    cache = Path(cache_dir) if cache_dir else target.parent / ".cache"
+    run = load_run_features(rollouts, cache, tokenizer, max_response_length, workers, progress)
+    frame = run.frame.copy()
+    frame.insert(frame.columns.get_loc("length") + 1, "length_unit", run.length_unit)
+    if with_text:
+        frame = _with_text(frame, run.directory)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.suffix == ".csv":
+        return write_csv_atomic(frame, target)
+    handle = tempfile.NamedTemporaryFile(prefix=f".{target.name}-", suffix=".tmp", dir=target.parent, delete=False)
+    handle.close()
+    try:
+        frame.to_parquet(handle.name, index=False)
+        os.chmod(handle.name, FILE_MODE)
+        Path(handle.name).replace(target)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _with_text(frame: pd.DataFrame, directory: Path) -> pd.DataFrame:
+    thinks: list[str] = []
+    answers: list[str] = []
+    for file_name, offset, prefilled in zip(frame["file"].astype(str), frame["offset"], frame["think_prefilled"]):
+        output = str(read_record_at(directory / file_name, int(offset)).get("output", ""))
+        parts = split_lenient(output, bool(prefilled))
+        thinks.append(parts.think)
+        answers.append(parts.answer)
+    return frame.assign(think=thinks, answer=answers)

@@ -1,0 +1,203 @@
+"""Matplotlib (Agg) figures of the per-step table.
+
+Each ``plot_*`` function takes per-step frames (see :mod:`analysis.aggregate`)
+and returns a Figure; :func:`save_figure` writes it atomically.  Runs longer
+than 30 steps are drawn as a faint raw line plus a centred rolling mean (the
+window is named in the legend).  Length axes always name their unit.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never needs a display
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from analysis.aggregate import rolling  # noqa: E402
+from analysis.feature_cache import FILE_MODE  # noqa: E402
+from analysis.features import BEHAVIOURS  # noqa: E402
+
+TRAIN_COLOUR = "#1f77b4"
+VAL_COLOUR = "#d62728"
+BEHAVIOUR_LABELS = {
+    "hesitation": "hesitation",
+    "exploration": "multi-path exploration",
+    "backtracking": "backtracking",
+    "summary": "staged summary",
+    "final_verify": "final verification",
+    "lang_switch": "language switch",
+    "retry_too_late": "retry too late",
+}
+DEFAULT_METRIC_KEYS = (
+    "critic/score/mean",
+    "response_length/mean",
+    "actor/entropy",
+    "actor/pg_loss",
+    "actor/kl_loss",
+    "actor/grad_norm",
+)
+
+
+def _line(ax: plt.Axes, frame: pd.DataFrame, column: str, label: str, colour: str | None = None) -> None:
+    """Raw values, plus a rolling mean for long runs."""
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are integers
+    values = frame[column].astype("float64")
+    smooth, window = rolling(values, len(frame))
+    if window == 1:
+        ax.plot(frame["step"], values, label=label, color=colour, marker="o" if len(frame) < 12 else None, ms=3)
+        return
+    raw = ax.plot(frame["step"], values, color=colour, alpha=0.25, linewidth=0.8)[0]
+    ax.plot(frame["step"], smooth, color=raw.get_color(), label=f"{label} (mean of {window} steps)")
+
+
+def _val_line(ax: plt.Axes, val: pd.DataFrame | None, column: str) -> None:
+    if val is not None and not val.empty and column in val and val[column].notna().any():
+        ax.plot(val["step"], val[column], color=VAL_COLOUR, marker="s", ms=4, linestyle="--", label="validation")
+
+
+def plot_reward_curves(train: pd.DataFrame, val: pd.DataFrame | None = None) -> Figure:
+    """Mean reward, all-correct ratio, format-error ratio, wrong-answer ratio."""
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
+    panels = (
+        ("reward_mean", "mean reward"),
+        ("acc", "all-correct ratio"),
+        ("format_error_rate", "format-error ratio"),
+        ("wrong_answer_rate", "wrong-answer ratio"),
+    )
+    for ax, (column, title) in zip(axes.flat, panels):
+        _line(ax, train, column, "rollouts", TRAIN_COLOUR)
+        _val_line(ax, val, column)
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        if column != "reward_mean":
+            ax.set_ylim(-0.02, 1.02)
+    for ax in axes[1]:
+        ax.set_xlabel("training step")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("Reward curves")
+    fig.tight_layout()
+    return fig
+
+
+def plot_lengths(train: pd.DataFrame, length_unit: str) -> Figure:
+    """Mean, min and max response length with the p10-p90 band."""
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    ax.fill_between(train["step"], train["len_p10"], train["len_p90"], color=TRAIN_COLOUR, alpha=0.2, label="p10-p90")
+    _line(ax, train, "len_mean", "mean", TRAIN_COLOUR)
+    _line(ax, train, "len_min", "min", "#2ca02c")
+    _line(ax, train, "len_max", "max", "#ff7f0e")
+    ax.set_xlabel("training step")
+    ax.set_ylabel(f"response length ({length_unit})")
+    ax.set_title(f"Response length in {length_unit}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_behaviours(train: pd.DataFrame, length_unit: str) -> Figure:
+    """Behaviour rates, verification words per 1k, repetition."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), gridspec_kw={"width_ratios": [2, 1, 1]})
+    for name in (*BEHAVIOURS, "retry_too_late"):
+        _line(axes[0], train, f"{name}_rate", BEHAVIOUR_LABELS[name])
+    axes[0].set_ylim(-0.02, 1.02)
+    axes[0].set_ylabel("share of responses")
+    axes[0].set_title("Behaviours (share of responses)")
+    axes[0].legend(fontsize=7)
+    _line(axes[1], train, "verify_per_1k", "verification words", "#9467bd")
+    axes[1].set_ylabel(f"per 1,000 {length_unit}")
+    axes[1].set_title(f"Verification words per 1,000 {length_unit}")
+    _line(axes[2], train, "repetition_mean", "rep-4", "#8c564b")
+    axes[2].set_ylabel("share of repeated 4-grams")
+    axes[2].set_title("Repetition (mean rep-4)")
+    for ax in axes:
+        ax.set_xlabel("training step")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_language(train: pd.DataFrame) -> Figure:
+    """CJK share of think vs answer parts, and switching rates."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    _line(axes[0], train, "think_cjk_share_mean", "think part")
+    _line(axes[0], train, "answer_cjk_share_mean", "answer part")
+    axes[0].set_title("Share of CJK characters among letters")
+    axes[0].set_ylim(-0.02, 1.02)
+    _line(axes[1], train, "lang_switch_rate", "think and answer scripts differ")
+    _line(axes[1], train, "zh_think_en_answer_rate", "Chinese think, English answer")
+    _line(axes[1], train, "mixed_script_think_rate", "mixed-script think")
+    axes[1].set_title("Language switching (share of responses)")
+    axes[1].set_ylim(-0.02, 1.02)
+    for ax in axes:
+        ax.set_xlabel("training step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_signal(train: pd.DataFrame) -> Figure:
+    """Truncation and zero-variance groups (no GRPO signal)."""
+    fig, ax = plt.subplots(figsize=(11, 4))
+    _line(ax, train, "truncation_rate", "truncated responses")
+    _line(ax, train, "zero_variance_group_rate", "prompt groups with equal rewards")
+    _line(ax, train, "retry_too_late_rate", "retry too late")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("share")
+    ax.set_title("Training signal: truncation and zero-variance groups")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def pick_metric_keys(metrics: pd.DataFrame, wanted: tuple[str, ...] = DEFAULT_METRIC_KEYS, limit: int = 6) -> list[str]:
+    """The wanted keys that the metrics frame has, else its first numeric keys."""
+    present = [key for key in wanted if key in metrics.columns]
+    if not present:
+        present = [c for c in metrics.columns if c != "step" and pd.api.types.is_numeric_dtype(metrics[c])]
+    return present[:limit]
+
+
+def plot_metrics(metrics: pd.DataFrame, keys: list[str]) -> Figure:
+    """Logger metrics (veRL file logger or wandb), one panel per key."""
+    columns = min(3, max(1, len(keys)))
+    rows = (len(keys) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.4 * rows), squeeze=False)
+    for ax, key in zip(axes.flat, keys):
+        subset = metrics[["step", key]].dropna()
+        _line(ax, subset, key, key)
+        ax.set_title(key, fontsize=9)
+        ax.set_xlabel("training step")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(keys):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig: Figure, path: Path, dpi: int = 110) -> Path:
+    """Write a PNG through a temporary file in the same directory, then close the figure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png", dir=path.parent)
+    os.close(handle)
+    try:
+        fig.savefig(temp_name, dpi=dpi)
+        os.chmod(temp_name, FILE_MODE)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(fig)
+    return path

@@ -1,0 +1,227 @@
+"""``python -m analysis report``: features, per-step table, plots and HTML for one run.
+
+Writes into ``OUT``:
+
+* ``per_step.csv`` (rollouts) and ``val_per_step.csv`` (with ``--val``), see
+  :mod:`analysis.aggregate`; every row names its ``length_unit``;
+* ``acc_by_n_people.csv`` (and ``val_acc_by_n_people.csv``): all-correct ratio
+  per step and puzzle size;
+* ``metrics.csv`` with ``--metrics`` / ``--wandb-run``;
+* PNG plots: ``reward_curves.png``, ``length.png``, ``behaviours.png``,
+  ``language.png``, ``signal.png`` and ``metrics.png`` when metrics are given;
+* ``report.html`` (self-contained) and ``timings.json``;
+* ``.cache/``: the per-file feature cache (``--cache-dir`` moves it).
+
+Every file is written to a temporary name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from analysis.aggregate import acc_by_n_people, per_step
+from analysis.collect import DEFAULT_WORKERS, RunFeatures, collect_features, make_counter
+from analysis.errors import AnalysisInputError
+from analysis.examples import pick_early_late_pairs, pick_examples
+from analysis.feature_cache import FILE_MODE
+from analysis.features import BEHAVIOURS, FeatureOptions
+from analysis.html_report import ReportContent, render
+from analysis.loading import load_metrics_file, load_wandb_history
+from analysis import plots
+
+log = logging.getLogger(__name__)
+
+CACHE_DIR_NAME = ".cache"
+
+
+@dataclass
+class ReportResult:
+    """What a report run produced."""
+
+    out: Path
+    per_step: pd.DataFrame
+    val_per_step: pd.DataFrame | None
+    files: list[Path]
+    timings: dict[str, float | int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` through a temporary file in the same directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temp_name, FILE_MODE)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_csv_atomic(frame: pd.DataFrame, path: Path) -> Path:
+    return write_text_atomic(path, frame.to_csv(index=False, float_format="%.6g"))
+
+
+def load_run_features(
+    directory: str | Path,
+    cache_dir: str | Path,
+    tokenizer: str | Path | None = None,
+    max_response_length: int | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: bool = False,
+) -> RunFeatures:
+    """Per-response features of one dump directory (cached); the notebook's entry point."""
+    return collect_features(
+        directory,
+        cache_dir=cache_dir,
+        tokenizer=tokenizer,
+        options=FeatureOptions(max_response_length=max_response_length),
+        workers=workers,
+        progress=progress,
+    )
+
+
+def build_report(
+    rollouts: str | Path,
+    out: str | Path,
+    *,
+    val: str | Path | None = None,
+    metrics: str | Path | None = None,
+    wandb_run: str | None = None,
+    tokenizer: str | Path | None = None,
+    max_response_length: int | None = None,
+    cache_dir: str | Path | None = None,
+    workers: int = DEFAULT_WORKERS,
+    progress: bool = True,
+    examples_per_behaviour: int = 2,
+) -> ReportResult:
+    """Compute everything and write the files listed in the module docstring."""
+    started = time.perf_counter()
+    out_dir = Path(out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise AnalysisInputError(f"--out exists and is not a directory: {out_dir}")
+    if workers < 1:
+        raise AnalysisInputError(f"--workers must be at least 1, got {workers}")
+    if max_response_length is not None and max_response_length < 1:
+        raise AnalysisInputError(f"--max-response-length must be positive, got {max_response_length}")
+    if max_response_length is not None and not tokenizer:
+        log.warning("--max-response-length is in tokens and needs --tokenizer; truncation = no closing </answer>")
+    cache = Path(cache_dir) if cache_dir else out_dir / CACHE_DIR_NAME
+    counter = make_counter(tokenizer)  # fail fast on a bad tokenizer path
+    options = FeatureOptions(max_response_length=max_response_length)
+    metrics_frame = _load_metrics(metrics, wandb_run)
+
+    train = collect_features(rollouts, cache_dir=cache, tokenizer=tokenizer, options=options,
+                             workers=workers, progress=progress, counter=counter)
+    val_run = None
+    if val is not None:
+        val_run = collect_features(val, cache_dir=cache, tokenizer=tokenizer, options=options,
+                                   workers=workers, progress=progress, counter=counter)
+    features_done = time.perf_counter()
+
+    train_table = per_step(train.frame, train.length_unit)
+    val_table = per_step(val_run.frame, val_run.length_unit) if val_run is not None else None
+    aggregates_done = time.perf_counter()
+
+    files = [write_csv_atomic(train_table, out_dir / "per_step.csv"),
+             write_csv_atomic(acc_by_n_people(train.frame), out_dir / "acc_by_n_people.csv")]
+    if val_run is not None and val_table is not None:
+        files.append(write_csv_atomic(val_table, out_dir / "val_per_step.csv"))
+        files.append(write_csv_atomic(acc_by_n_people(val_run.frame), out_dir / "val_acc_by_n_people.csv"))
+    if metrics_frame is not None:
+        files.append(write_csv_atomic(metrics_frame, out_dir / "metrics.csv"))
+
+    plot_files = _write_plots(out_dir, train_table, val_table, train.length_unit, metrics_frame)
+    files.extend(path for _, path in plot_files)
+    plots_done = time.perf_counter()
+
+    warnings = train.warnings + (val_run.warnings if val_run else [])
+    content = ReportContent(
+        title=f"Rollout analysis: {Path(rollouts).resolve().name}",
+        run_facts=_run_facts(train, val_run, metrics, wandb_run),
+        plots=plot_files,
+        per_step=train_table,
+        val_per_step=val_table,
+        examples=_examples(train, examples_per_behaviour),
+        pairs=pick_early_late_pairs(train, k=2),
+        warnings=warnings,
+    )
+    files.append(write_text_atomic(out_dir / "report.html", render(content)))
+    finished = time.perf_counter()
+    timings = {
+        "features_s": features_done - started,
+        "aggregate_s": aggregates_done - features_done,
+        "plots_s": plots_done - aggregates_done,
+        "html_s": finished - plots_done,
+        "total_s": finished - started,
+        "files_computed": train.n_computed + (val_run.n_computed if val_run else 0),
+        "files_total": train.n_files + (val_run.n_files if val_run else 0),
+        "responses": len(train.frame) + (len(val_run.frame) if val_run else 0),
+    }
+    files.append(write_text_atomic(out_dir / "timings.json", json.dumps(timings, indent=2)))
+    return ReportResult(out_dir, train_table, val_table, files, timings, warnings)
+
+
+def _load_metrics(metrics: str | Path | None, wandb_run: str | None) -> pd.DataFrame | None:
+    frames = []
+    if metrics is not None:
+        frames.append(load_metrics_file(metrics))
+    if wandb_run:
+        frames.append(load_wandb_history(wandb_run))
+    if not frames:
+        return None
+    if len(frames) == 1:
+        return frames[0]
+    return frames[0].merge(frames[1], on="step", how="outer", suffixes=("", "_wandb"))
+
+
+def _write_plots(out_dir: Path, train: pd.DataFrame, val: pd.DataFrame | None, unit: str,
+                 metrics: pd.DataFrame | None) -> list[tuple[str, Path]]:
+    written = [
+        ("Reward curves", plots.save_figure(plots.plot_reward_curves(train, val), out_dir / "reward_curves.png")),
+        (f"Response length ({unit})", plots.save_figure(plots.plot_lengths(train, unit), out_dir / "length.png")),
+        ("Behaviours", plots.save_figure(plots.plot_behaviours(train, unit), out_dir / "behaviours.png")),
+        ("Language switching", plots.save_figure(plots.plot_language(train), out_dir / "language.png")),
+        ("Training signal", plots.save_figure(plots.plot_signal(train), out_dir / "signal.png")),
+    ]
+    if metrics is not None:
+        keys = plots.pick_metric_keys(metrics)
+        if keys:
+            written.append(("Logger metrics", plots.save_figure(plots.plot_metrics(metrics, keys), out_dir / "metrics.png")))
+    return written
+
+
+def _examples(run: RunFeatures, k: int) -> dict[str, list]:
+    chosen = {name: pick_examples(run, name, k) for name in BEHAVIOURS}
+    chosen["lang_switch"] = pick_examples(run, "lang_switch", k, sort_by="think_cjk_share")
+    chosen["retry_too_late"] = pick_examples(run, "retry_too_late", k)
+    return chosen
+
+
+def _run_facts(train: RunFeatures, val: RunFeatures | None, metrics: str | Path | None, wandb_run: str | None) -> dict[str, str]:
+    steps = train.frame["step"]
+    facts = {
+        "rollouts": f"{train.directory} ({train.n_files} files, {len(train.frame)} responses, "
+                    f"steps {steps.min() if len(steps) else '-'}..{steps.max() if len(steps) else '-'})",
+        "length unit": train.length_unit,
+        "format and answer status": "recomputed with reward_fns.kk.compute_score (the training scorer)",
+        "behaviour pools": "analysis/patterns.py (sources: Logic-RL, Liu et al. 2025, SimpleRL-Zoo, ours)",
+    }
+    if val is not None:
+        facts["validation"] = f"{val.directory} ({val.n_files} files, {len(val.frame)} responses)"
+    if metrics is not None:
+        facts["metrics file"] = str(metrics)
+    if wandb_run:
+        facts["wandb run"] = wandb_run
+    return facts
