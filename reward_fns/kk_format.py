@@ -99,7 +99,7 @@ _MISSING_CODE = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ResponseParts:
     """A response split into its think and answer bodies (both ``None`` when the format failed)."""
 
@@ -159,33 +159,33 @@ def split_response(text: str, think_prefilled: bool = False) -> ResponseParts:
     """
     if not isinstance(text, str):
         return _failed(NOT_TEXT)
-    if not _has_text(text, 0, len(text)):
+    if not text or text.isspace():
         return _failed(EMPTY_RESPONSE)
 
-    matches = list(_TAG_FRAGMENT_RE.finditer(text))
+    found = _TAG_FRAGMENT_RE.findall(text)
     expected = _PREFILLED_SEQUENCE if think_prefilled else _FULL_SEQUENCE
-    if len(matches) != len(expected) or any(m.group() != tag for m, tag in zip(matches, expected)):
-        return _failed(_classify_tag_error([m.group() for m in matches], expected, think_prefilled))
+    if len(found) != len(expected) or tuple(found) != expected:
+        return _failed(_classify_tag_error(found, expected, think_prefilled))
 
+    # Each tag occurs exactly once now; the answer tags sit near the end, so search from there.
+    answer_close = text.rfind(ANSWER_CLOSE)
+    answer_open = text.rfind(ANSWER_OPEN, 0, answer_close)
+    think_close = text.rfind(THINK_CLOSE, 0, answer_open)
     if think_prefilled:
         think_start = 0
-        think_close, answer_open, answer_close = matches
     else:
-        think_open, think_close, answer_open, answer_close = matches
-        if _has_text(text, 0, think_open.start()):
+        think_open = text.find(THINK_OPEN, 0, think_close)
+        if _has_text(text, 0, think_open):
             return _failed(TEXT_BEFORE_THINK)
-        think_start = think_open.end()
+        think_start = think_open + len(THINK_OPEN)
+    answer_start = answer_open + len(ANSWER_OPEN)
 
-    if _has_text(text, think_close.end(), answer_open.start()):
+    if _has_text(text, think_close + len(THINK_CLOSE), answer_open):
         return _failed(TEXT_BETWEEN_THINK_AND_ANSWER)
-    if not _only_end_of_turn_after(text, answer_close.end()):
+    if not _only_end_of_turn_after(text, answer_close + len(ANSWER_CLOSE)):
         return _failed(TEXT_AFTER_ANSWER)
-    if not _has_text(text, think_start, think_close.start()):
+    if not _has_text(text, think_start, think_close):
         return _failed(EMPTY_THINK)
-    if not _has_text(text, answer_open.end(), answer_close.start()):
+    if not _has_text(text, answer_start, answer_close):
         return _failed(EMPTY_ANSWER)
-    return ResponseParts(
-        think=text[think_start : think_close.start()],
-        answer=text[answer_open.end() : answer_close.start()],
-        format_error="",
-    )
+    return ResponseParts(think=text[think_start:think_close], answer=text[answer_start:answer_close])

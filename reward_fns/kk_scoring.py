@@ -98,7 +98,7 @@ def config_from_kwargs(kwargs: Mapping[str, object]) -> RewardConfig:
         return RewardConfig(**options)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ScoreResult:
     """Full scoring outcome; ``to_dict`` is what veRL receives, ``answer_error`` is for debugging."""
 
@@ -127,7 +127,7 @@ class ScoreResult:
 
 def think_prefilled_from(extra_info: object) -> bool:
     """Read ``extra_info["think_prefilled"]`` (missing or unreadable = False)."""
-    if not isinstance(extra_info, Mapping):
+    if type(extra_info) is not dict and not isinstance(extra_info, Mapping):
         return False
     value = extra_info.get("think_prefilled", False)
     if isinstance(value, str):
@@ -162,11 +162,17 @@ def score_response(
             answer_status=UNPARSED,
             answer_error=parsed.error,
         )
-    correct = parsed.assignment == truth.solution
+    if parsed.assignment == truth.solution:
+        return ScoreResult(
+            score=config.format_score + config.answer_correct_score,
+            format_ok=True,
+            answer_status=CORRECT,
+            pred=truth.solution_canonical,
+        )
     return ScoreResult(
-        score=config.format_score + (config.answer_correct_score if correct else config.answer_wrong_score),
+        score=config.format_score + config.answer_wrong_score,
         format_ok=True,
-        answer_status=CORRECT if correct else WRONG,
+        answer_status=WRONG,
         pred=truth.canonical(parsed.assignment),
     )
 
