@@ -40,8 +40,11 @@ from functools import cached_property
 SOURCES = ("logic-rl", "liu2025", "simplerl", "ours")
 
 # Share of the think part (by characters, counted from its end) in which a
-# verification phrase counts as the *final* verification before answering.
-FINAL_SECTION_SHARE = 0.4
+# verification phrase counts as the *final* verification before answering:
+# anywhere but the opening third.  The verification passage itself is long
+# (each statement re-checked), so its opening phrase often sits mid-text; a
+# "let me check X's statement" that starts the reasoning is not a final check.
+FINAL_SECTION_SHARE = 2 / 3
 
 
 @dataclass(frozen=True)
@@ -306,8 +309,8 @@ SUMMARY = Pool(
 
 FINAL_VERIFY = Pool(
     "final_verify",
-    "a verification of the whole solution before answering (only counted in the last "
-    f"{int(FINAL_SECTION_SHARE * 100)}% of the think part)",
+    "a verification of the solution before answering (not counted in the opening third of the think part, "
+    "nor when deferred: 'verify this later' is hesitation)",
     (
         _en(r"verify all (?:the )?statements", "logic-rl"),
         *_each("en", _LEADS, _MODALS + r" (?:double[- ])?(?:verify|check|confirm|validate)", "ours"),
@@ -357,9 +360,24 @@ def _final_section_start(length: int) -> int:
 
 
 def behaviour_matches(lowered_think: str) -> list[tuple[str, int, int]]:
-    """Behaviour matches in a lower-cased think part, final verification rule applied."""
+    """Behaviour matches in a lower-cased think part, with the final-verification rules.
+
+    A final-verification match counts only when it starts in the final
+    section of the think part, and not when it overlaps a hesitation match: a
+    check deferred to later ("let's verify this later", "稍后再验证") is
+    hesitation, not a verification.
+    """
+    found = BEHAVIOUR_MATCHER.matches(lowered_think)
     cutoff = _final_section_start(len(lowered_think))
-    return [m for m in BEHAVIOUR_MATCHER.matches(lowered_think) if m[0] != FINAL_VERIFY.name or m[1] >= cutoff]
+    deferred = [(start, end) for name, start, end in found if name == HESITATION.name]
+    kept = []
+    for name, start, end in found:
+        if name == FINAL_VERIFY.name and (
+            start < cutoff or any(start < d_end and d_start < end for d_start, d_end in deferred)
+        ):
+            continue
+        kept.append((name, start, end))
+    return kept
 
 
 def count_behaviours(lowered_think: str) -> dict[str, int]:
