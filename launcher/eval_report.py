@@ -274,10 +274,12 @@ def plot_rows(rows: Sequence[AccuracyRow], name: str, path: Path, sampled_temper
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for ref_name, values in REFERENCE_ROWS.items():
         ax.plot(N_PEOPLE, values, linestyle="--", marker=".", alpha=0.7, label=f"{ref_name} (paper)")
+    ks = sorted({row.k for row in rows if row.k is not None})
+    k_label = f"pass@{ks[0]}" if len(ks) == 1 else "pass@k"
     ours = [
         ("pass1_greedy", f"{name}: greedy pass@1", "o"),
         ("pass1_sampled", f"{name}: T={sampled_temperature:g} pass@1", "s"),
-        ("pass_at_k", f"{name}: pass@k", "^"),
+        ("pass_at_k", f"{name}: {k_label}", "^"),
     ]
     for attr, label, marker in ours:
         points = [(row.n_people, getattr(row, attr)) for row in rows if getattr(row, attr) is not None]

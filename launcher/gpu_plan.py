@@ -68,8 +68,9 @@ STAGE_OVERRIDES: dict[str, list[str]] = {
     ],
 }
 
-# Counter-examples shown in the doc: veRL's defaults for the memory knobs, applied on top of stage 2.
-NAIVE_OVERRIDES: list[str] = [
+# Counter-examples shown in the doc, applied on top of stage 2 (veRL's defaults are offload off and
+# gradient checkpointing on; turning checkpointing off shows what it saves).
+NO_CHECKPOINTING_OVERRIDES: list[str] = [
     "actor_rollout_ref.model.enable_gradient_checkpointing=False",
     "actor_rollout_ref.actor.fsdp_config.param_offload=False",
     "actor_rollout_ref.actor.fsdp_config.optimizer_offload=False",
@@ -91,8 +92,17 @@ def plan_variants() -> dict[str, list[str]]:
     """The configurations tabulated in docs/gpu_memory_plan.md, by title."""
     variants = {stage: stage_overrides(stage) for stage in STAGE_OVERRIDES}
     variants["stage2 without offload"] = stage_overrides("stage2_hightemp") + NO_OFFLOAD_OVERRIDES
-    variants["stage2 with veRL defaults (no checkpointing, no offload)"] = (
-        stage_overrides("stage2_hightemp") + NAIVE_OVERRIDES
+    variants["stage2 without offload, TP=2, gpu_memory_utilization=0.5"] = (
+        stage_overrides("stage2_hightemp") + NO_OFFLOAD_OVERRIDES + [
+            "actor_rollout_ref.rollout.tensor_model_parallel_size=2",
+            "actor_rollout_ref.rollout.gpu_memory_utilization=0.5",
+        ]
+    )
+    variants["stage2 with ppo_max_token_len_per_gpu=32768"] = stage_overrides("stage2_hightemp") + [
+        "actor_rollout_ref.actor.ppo_max_token_len_per_gpu=32768"
+    ]
+    variants["stage2 without gradient checkpointing and offload"] = (
+        stage_overrides("stage2_hightemp") + NO_CHECKPOINTING_OVERRIDES
     )
     return variants
 
