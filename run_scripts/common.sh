@@ -135,6 +135,15 @@ KK_CPU_OVERRIDES=(
 # kk_stage_dir STAGE -> runs/<experiment>/<stage>
 kk_stage_dir() { echo "$RUNS_DIR/$EXPERIMENT/$1"; }
 
+# kk_ensure_data DIR [data_prep.build args...]: build the puzzles once (deterministic).
+kk_ensure_data() {
+  local dir="$1"; shift
+  if [[ ! -f "$dir/README.md" ]]; then
+    kk_log "building puzzles into $dir (python -m data_prep.build)"
+    "$PYTHON" -m data_prep.build --out "$dir" "$@" >&2 || kk_die "building the data in $dir failed"
+  fi
+}
+
 # kk_chain_from PREV_STAGE: HF weights of the previous stage's last checkpoint.
 kk_chain_from() {
   local prev="$1" ckpt
@@ -228,6 +237,9 @@ kk_run_stage() {
     "hydra.run.dir=$out/hydra"
   )
   [[ -n "${TOTAL_STEPS:-}" ]] && overrides+=("trainer.total_training_steps=$TOTAL_STEPS")
+  if [[ -n "${VAL_MAX_SAMPLES:-}" ]]; then  # a random subset across all N, the same every time
+    overrides+=("data.val_max_samples=$VAL_MAX_SAMPLES" "data.validation_shuffle=True" "data.seed=${DATA_SEED:-1}")
+  fi
   [[ -n "$chat_override" ]] && overrides+=("$chat_override")
   [[ "$PROFILE" == cpu ]] && overrides+=("${KK_CPU_OVERRIDES[@]}")
   overrides+=("$@")   # the user's trailing overrides win
