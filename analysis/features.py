@@ -168,7 +168,10 @@ def script_profile(text: str) -> ScriptProfile:
 
 
 def repetition_score(text: str, n: int = REPETITION_N) -> float:
-    """rep-n: 1 - distinct n-grams / n-grams over word tokens (CJK: per character)."""
+    """rep-n: 1 - distinct n-grams / n-grams over word tokens (CJK: per character).
+
+    Case-insensitive; ``text`` may already be lower-cased.
+    """
     lowered = text.lower()
     tokens = lowered.split() if lowered.isascii() else _REP_TOKENS.findall(lowered)
     total = len(tokens) - n + 1
@@ -278,13 +281,17 @@ class FileFeatures:
 def text_features(output: str, think_prefilled: bool) -> dict[str, Any]:
     """Features computed from the response text alone (no scorer, no length unit)."""
     parts = split_lenient(output, think_prefilled)
-    lowered_think = parts.think.lower()
+    lowered = output.lower()
+    if len(lowered) == len(output):  # lower-case once, slice the think part out
+        lowered_think = lowered[parts.think_start : parts.think_start + len(parts.think)]
+    else:
+        lowered_think = parts.think.lower()
     counts = count_behaviours(lowered_think)
     row: dict[str, Any] = {}
     for name in BEHAVIOURS:
         row[f"{name}_count"] = counts[name]
         row[name] = counts[name] > 0
-    row["verify_count"] = VERIFY_WORDS.count(output.lower())
+    row["verify_count"] = VERIFY_WORDS.count(lowered)
     think_script = script_profile(parts.think)
     answer_script = script_profile(parts.answer)
     row["think_cjk_share"] = think_script.cjk_share
@@ -296,7 +303,7 @@ def text_features(output: str, think_prefilled: bool) -> dict[str, Any]:
     row["zh_think_en_answer"] = both_known and think_script.dominant == "han" and answer_script.dominant == "latin"
     row["mixed_script_think"] = think_script.mixed
     row["retry_too_late"] = _retry_too_late(parts)
-    row["repetition"] = repetition_score(output)
+    row["repetition"] = repetition_score(lowered)
     row["think_chars"] = len(parts.think)
     row["answer_chars"] = len(parts.answer)
     row["has_answer"] = parts.has_answer
