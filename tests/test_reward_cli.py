@@ -1,0 +1,86 @@
+"""The two command-line tools: ``reward_fns.check`` (score one response) and ``reward_fns.bench``."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reward_fns import bench, check
+
+REPO = Path(__file__).resolve().parents[1]
+GT = {"names": ["Zoey", "Oliver"], "solution": [True, False], "roles": ["knight", "knave"]}
+CORRECT = "<think>Zoey is honest.</think>\n<answer>(1) Zoey is a knight\n(2) Oliver is a knave</answer>"
+
+
+def test_check_scores_a_response_and_explains_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gt_file = tmp_path / "gt.json"
+    gt_file.write_text(json.dumps(GT))
+    response_file = tmp_path / "response.txt"
+    response_file.write_text(CORRECT.replace("Oliver is a knave", "Oliver is a knight or a knave"))
+    assert check.main(["--ground-truth", str(gt_file), "--response-file", str(response_file)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["answer_status"] == "unparsed" and result["answer_error"] == "hedged"
+    assert result["score"] == -1.0
+
+
+def test_check_prefilled_mode_and_options(capsys: pytest.CaptureFixture[str]) -> None:
+    response = CORRECT.removeprefix("<think>")
+    args = ["--ground-truth", json.dumps(GT), "--response", response, "--think-prefilled", "--option", "format_score=0.5"]
+    assert check.main(args) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["score"] == 2.5 and result["acc"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--ground-truth", "missing.json", "--response", "x"], "neither a JSON object nor a file"),
+        (["--ground-truth", "{not json", "--response", "x"], "not valid JSON"),
+        (["--ground-truth", json.dumps({"names": ["A"]}), "--response", "x"], "needs 'names' and 'solution'"),
+        (["--ground-truth", json.dumps(GT), "--response", "x", "--option", "bogus=1"], "unknown reward option"),
+        (["--ground-truth", json.dumps(GT), "--response", "x", "--option", "format_score"], "NAME=VALUE"),
+        (["--ground-truth", json.dumps(GT), "--response-file", "/nonexistent/response.txt"], "cannot read"),
+    ],
+)
+def test_check_bad_input_is_one_line_error(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert check.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_check_reads_stdin_as_a_module() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "reward_fns.check", "--ground-truth", json.dumps(GT)],
+        input=CORRECT,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["score"] == 3.0
+
+
+def test_bench_json_reports_the_mix(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench.main(["--calls", "600", "--repeats", "2", "--samples", "300", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["calls"] == 600 and result["repeats"] == 2
+    assert result["responses_per_s_cpu"] > 0 and result["responses_per_s_wall"] > 0
+    assert 0.3 <= result["malformed_fraction"] <= 0.37  # "a third malformed"
+    assert 1800 <= result["mean_response_chars"] <= 2200  # "2 KB responses"
+    assert set(result["status_counts"]) == {"correct", "wrong", "unparsed", "skipped"}
+
+
+def test_bench_mix_has_five_to_eight_people_and_numpy_option() -> None:
+    mix = bench.build_mix(60, seed=1, use_numpy=True)
+    sizes = {len(ground_truth["names"]) for _, ground_truth, _ in mix}
+    assert sizes <= set(range(5, 9)) and len(sizes) > 1
+    assert type(mix[0][1]["names"]).__name__ == "ndarray"
+
+
+def test_bench_bad_option_is_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench.main(["--calls", "0"]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
