@@ -1,6 +1,6 @@
 """Stage chaining on checkpoint layouts built like veRL 0.9.1's, plus a real FSDP-shard merge.
 
-The merge test writes a 2-rank FSDP2-style checkpoint (DTensor shards from two gloo processes, the
+The merge test writes a 2-rank FSDP2-style checkpoint (DTensor shards, the
 ``fsdp_config.json`` and the ``huggingface/`` config + tokenizer veRL always saves), runs veRL's real
 ``python -m verl.model_merger`` through ``launcher.chain`` and compares the merged weights with the
 original tensors.
@@ -8,37 +8,35 @@ original tensors.
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from launcher.chain import ChainError, default_stage_name, latest_weights, main
 
-SHARD_SCRIPT = '''
-import os, sys
-import torch
-import torch.distributed as dist
-from torch.distributed.device_mesh import init_device_mesh
-from torch.distributed.tensor import Shard, distribute_tensor
+def _save_dtensor_shards(full_state: dict, actor_dir: Path, world_size: int) -> None:
+    """Write ``model_world_size_<W>_rank_<r>.pt`` as FSDP2 saves them: DTensors sharded on dim 0.
 
+    One process plays every rank through torch's fake process group; the pickled DTensors (local chunk +
+    mesh + placements) are what each rank of a real run writes.
+    """
+    import torch
+    import torch.distributed as dist
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.tensor import DTensor, Shard
+    from torch.testing._internal.distributed.fake_pg import FakeStore
 
-def worker(rank, world, out_dir, port):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
-    mesh = init_device_mesh("cpu", (world,), mesh_dim_names=("fsdp",))
-    full = torch.load(os.path.join(out_dir, "full_state.pt"))
-    shards = {name: distribute_tensor(t, mesh, [Shard(0)]) for name, t in full.items()}
-    torch.save(shards, os.path.join(out_dir, f"model_world_size_{world}_rank_{rank}.pt"))
-    dist.destroy_process_group()
-
-
-if __name__ == "__main__":
-    out_dir, world, port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    torch.multiprocessing.spawn(worker, args=(world, out_dir, port), nprocs=world)
-'''
+    dist.init_process_group("fake", store=FakeStore(), rank=0, world_size=world_size)
+    try:
+        mesh = init_device_mesh("cpu", (world_size,), mesh_dim_names=("fsdp",))
+        for rank in range(world_size):
+            shards = {
+                name: DTensor.from_local(t.chunk(world_size, dim=0)[rank].clone(), mesh, [Shard(0)], run_check=False)
+                for name, t in full_state.items()
+            }
+            torch.save(shards, actor_dir / f"model_world_size_{world_size}_rank_{rank}.pt")
+    finally:
+        dist.destroy_process_group()
 
 
 def _write_hf_weights(folder: Path, weights_file: str = "model.safetensors") -> None:
@@ -134,12 +132,6 @@ def test_stage_name_from_path() -> None:
     assert default_stage_name(Path("ckpt/stage2_hightemp")) == "stage2_hightemp"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def fsdp_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """A 2-rank FSDP2-style checkpoint of a tiny Llama model, without HF weights."""
@@ -166,12 +158,7 @@ def fsdp_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dic
     transformers.PreTrainedTokenizerFast(
         tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]", eos_token="[EOS]"
     ).save_pretrained(hf)
-    torch.save(full_state, actor / "full_state.pt")
-    script = actor.parent / "make_shards.py"
-    script.write_text(SHARD_SCRIPT)
-    subprocess.run([sys.executable, str(script), str(actor), "2", str(_free_port())], check=True, timeout=300)
-    (actor / "full_state.pt").unlink()
-    script.unlink()
+    _save_dtensor_shards(full_state, actor, world_size=2)
     (actor / "fsdp_config.json").write_text(json.dumps({"FSDP_version": 2, "world_size": 2}))
     (root / "latest_checkpointed_iteration.txt").write_text("7")
     return root, full_state
