@@ -80,6 +80,11 @@ class GroundTruthError(ValueError):
     """The ground truth of a puzzle is malformed (a data bug, never the model's fault)."""
 
 
+def _is_role_word(word: str) -> bool:
+    """Letters (hyphen, apostrophe allowed), and not a word the grammar itself uses."""
+    return word.replace("-", "").replace("'", "").isalpha() and word not in _ARTICLES | _HEDGE_WORDS | {"is", "and"}
+
+
 def fold(word: str) -> str:
     """Case-fold ASCII only: non-ASCII look-alikes (Kelvin sign, Cyrillic letters) must not match."""
     return word.lower() if word.isascii() else word
@@ -109,8 +114,8 @@ class GroundTruth:
         if len(name_index) != len(self.names) or "" in name_index:
             raise GroundTruthError(f"ground truth names are empty or not distinct: {list(self.names)!r}")
         truthful, lying = (fold(role) for role in self.roles)
-        if not truthful or not lying or truthful == lying or " " in truthful + lying:
-            raise GroundTruthError(f"ground truth roles must be two distinct single words: {self.roles!r}")
+        if truthful == lying or not _is_role_word(truthful) or not _is_role_word(lying):
+            raise GroundTruthError(f"ground truth roles must be two distinct words: {self.roles!r}")
         # Plain dicts for lookup speed; treat them as read-only (validated ground truths are cached).
         object.__setattr__(self, "name_index", name_index)
         object.__setattr__(self, "folded_names", tuple(name_index))
@@ -291,6 +296,27 @@ def _fast_statements(answer: str) -> list[tuple[str, str]] | None:
     return found if len(found) == body.count("\n") + 1 else None
 
 
+def _split(answer: str, limit: int, fast_path: bool) -> tuple[list[str | tuple[str, str]], bool] | None:
+    """Statements of ``answer`` and whether all of them are fast-path pairs; None past ``limit``."""
+    if fast_path:
+        fast = _fast_statements(answer)
+        if fast is not None:
+            return (fast, True) if len(fast) <= limit else None
+    statements: list[str | tuple[str, str]] = []
+    all_pairs = True
+    for line in answer.splitlines():
+        match = _FAST_LINE_RE.fullmatch(line.lower()) if fast_path and line.isascii() else None
+        if match is not None:
+            statements.append(match.groups())
+        else:
+            pieces = _slow_statements(line)
+            all_pairs = all_pairs and not pieces
+            statements.extend(pieces)
+        if len(statements) > limit:
+            return None
+    return statements, all_pairs
+
+
 def split_statements(answer: str, limit: int, fast_path: bool = True) -> list[str | tuple[str, str]] | None:
     """Split an answer body into statements; ``None`` once more than ``limit`` are found.
 
@@ -298,20 +324,8 @@ def split_statements(answer: str, limit: int, fast_path: bool = True) -> list[st
     for lines of the common shape ``(1) Zoey is a knight``. The shortcut only skips work:
     ``fast_path=False`` gives the same parse (a hypothesis test checks it).
     """
-    if fast_path:
-        fast = _fast_statements(answer)
-        if fast is not None:
-            return fast if len(fast) <= limit else None
-    statements: list[str | tuple[str, str]] = []
-    for line in answer.splitlines():
-        match = _FAST_LINE_RE.fullmatch(line.lower()) if fast_path and line.isascii() else None
-        if match is not None:
-            statements.append(match.groups())
-        else:
-            statements.extend(_slow_statements(line))
-        if len(statements) > limit:
-            return None
-    return statements
+    split = _split(answer, limit, fast_path)
+    return None if split is None else split[0]
 
 
 def _hedged(statement: str, truth: GroundTruth) -> bool:
@@ -365,12 +379,13 @@ def parse_answer(answer: str, truth: GroundTruth, max_chars: int = 2000, fast_pa
     if len(answer) > max_chars:
         return ParsedAnswer(None, ANSWER_TOO_LONG)
     people = len(truth.names)
-    statements = split_statements(answer, people, fast_path)
-    if statements is None:
+    split = _split(answer, people, fast_path)
+    if split is None:
         return ParsedAnswer(None, TOO_MANY_STATEMENTS)
+    statements, all_pairs = split
     if not statements:
         return ParsedAnswer(None, NO_STATEMENTS)
-    if len(statements) == people and type(statements[0]) is tuple:
+    if all_pairs and len(statements) == people:
         happy = _fast_assignment(statements, truth)  # type: ignore[arg-type]
         if happy is not None:
             return ParsedAnswer(happy)

@@ -74,6 +74,9 @@ def test_roles_default_to_knight_and_knave() -> None:
         {"names": NAMES, "solution": SOLUTION, "roles": ["knight"]},
         {"names": NAMES, "solution": SOLUTION, "roles": ["knight", "Knight"]},
         {"names": NAMES, "solution": SOLUTION, "roles": ["good guy", "bad"]},
+        {"names": NAMES, "solution": SOLUTION, "roles": ["a", "knave"]},
+        {"names": NAMES, "solution": SOLUTION, "roles": ["knight", "or"]},
+        {"names": NAMES, "solution": SOLUTION, "roles": ["k1", "k2"]},
         {"names": NAMES, "solution": SOLUTION, "solution_text": 5},
     ],
 )
@@ -142,6 +145,12 @@ def test_rejected_answers_name_their_reason(answer: str, error: str, truth: Grou
     parsed = parse_answer(answer, truth)
     assert parsed.assignment is None
     assert parsed.error == error
+
+
+def test_lines_mixing_fast_and_general_shapes_parse_per_statement(truth: GroundTruth) -> None:
+    mixed = "(1) Zoey is a knight\nOliver: knave\n(3) Ethan is a knight"
+    assert parse_answer(mixed, truth).assignment == truth.solution
+    assert parse_answer(mixed.replace("Oliver: knave", "Oliver: kn"), truth).error == kk_answer.FOREIGN_ROLE
 
 
 def test_wrong_roles_parse_to_a_different_assignment(truth: GroundTruth) -> None:
