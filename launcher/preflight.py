@@ -133,15 +133,24 @@ def chat_template_override(template: str, think_prefilled: bool) -> str | None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m launcher.preflight", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, nargs="+", required=True, help="train and validation parquet files")
-    parser.add_argument("--model", required=True, help="local HF folder or hub id")
+    parser.add_argument("--data", type=Path, nargs="+", help="train and validation parquet files")
+    parser.add_argument("--model", help="local HF folder or hub id")
+    parser.add_argument("--config-only", action="store_true",
+                        help="dry run: skip data and model checks, take the template from --template/--prefill")
+    parser.add_argument("--template", default="instruct", choices=("instruct", "base"))
+    parser.add_argument("--prefill", type=int, default=1, choices=(0, 1))
     parser.add_argument("--reward-file", type=Path, required=True)
     parser.add_argument("--reward-name", default="compute_score")
     parser.add_argument("--json", action="store_true", help="print a JSON summary instead of the override")
     args = parser.parse_args(argv)
+    if not args.config_only and (not args.data or not args.model):
+        parser.error("--data and --model are required unless --config-only")
     try:
-        template, think_prefilled = check_data(args.data)
-        check_model(args.model)
+        if args.config_only:
+            template, think_prefilled = args.template, bool(args.prefill)
+        else:
+            template, think_prefilled = check_data(args.data)
+            check_model(args.model)
         check_reward(args.reward_file, args.reward_name)
         override = chat_template_override(template, think_prefilled)
     except PreflightError as exc:

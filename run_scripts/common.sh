@@ -131,6 +131,20 @@ KK_CPU_OVERRIDES=(
   ray_kwargs.ray_init.num_cpus=8
 )
 
+# Hydra overrides of the GPU profile's memory plan (docs/gpu_memory_plan.md):
+# token-budgeted micro-batches, packed sequences, activation checkpointing,
+# actor offload while vLLM generates.
+KK_GPU_OVERRIDES=(
+  actor_rollout_ref.model.use_remove_padding=True
+  actor_rollout_ref.model.enable_gradient_checkpointing=True
+  actor_rollout_ref.actor.use_dynamic_bsz=True
+  "actor_rollout_ref.actor.ppo_max_token_len_per_gpu=${MAX_TOKENS_PER_GPU:-16384}"
+  actor_rollout_ref.actor.fsdp_config.param_offload=True
+  actor_rollout_ref.actor.fsdp_config.optimizer_offload=True
+  actor_rollout_ref.ref.fsdp_config.param_offload=True
+  actor_rollout_ref.rollout.free_cache_engine=True
+)
+
 # ---------------------------------------------------------------- helpers
 # kk_stage_dir STAGE -> runs/<experiment>/<stage>
 kk_stage_dir() { echo "$RUNS_DIR/$EXPERIMENT/$1"; }
@@ -144,12 +158,21 @@ kk_ensure_data() {
   fi
 }
 
-# kk_chain_from PREV_STAGE: HF weights of the previous stage's last checkpoint.
+# kk_chain_from PREV_STAGE: HF weights of the previous stage's last checkpoint
+# (a clear error naming PREV_STAGE when it has none).  In a dry run nothing has
+# been trained, so the base model stands in.
 kk_chain_from() {
   local prev="$1" ckpt
+  if [[ "$DRY_RUN" == 1 ]]; then echo "$MODEL"; return; fi
   ckpt="$(kk_stage_dir "$prev")/checkpoints"
-  "$PYTHON" -m launcher.chain latest-weights "$ckpt" --stage-name "$prev"
+  "$PYTHON" -m launcher.chain latest-weights "$ckpt" --stage-name "$prev" || exit 2
 }
+
+# kk_test_files N...: the test parquet of each number of people.
+kk_test_files() { local n; for n in "$@"; do printf '%s ' "$DATA_DIR/${n}ppl/test.parquet"; done; }
+
+# KL_COEF=0 drops the KL loss and with it the reference model (a whole forward pass).
+kk_is_zero() { awk -v x="$1" 'BEGIN { exit !(x + 0 == 0) }'; }
 
 kk_hydra_list() {  # "a,b c" -> [a,b,c]
   local items
@@ -176,12 +199,21 @@ kk_run_stage() {
   local stage="$1"; shift
   local out model_path chat_override logger_list
   out="$(kk_stage_dir "$stage")"
+  if [[ -f "$out/COMPLETED" && "$DRY_RUN" != 1 && "${FORCE:-0}" != 1 ]]; then
+    kk_log "stage $stage already completed ($out/COMPLETED); FORCE=1 runs it again"
+    return 0
+  fi
   model_path="$(kk_resolve_model "$INIT_MODEL")"
 
   # shellcheck disable=SC2086
   local -a data_files=($TRAIN_FILES $VAL_FILES)
-  chat_override="$("$PYTHON" -m launcher.preflight --data "${data_files[@]}" \
-      --model "$model_path" --reward-file "$REWARD_FILE")" || exit 2
+  if [[ "$DRY_RUN" == 1 ]]; then  # the config is checked, not the files (a stage may not have run yet)
+    chat_override="$("$PYTHON" -m launcher.preflight --config-only --prefill "${PREFILL_THINK:-1}" \
+        --template "${TEMPLATE:-instruct}" --reward-file "$REWARD_FILE")" || exit 2
+  else
+    chat_override="$("$PYTHON" -m launcher.preflight --data "${data_files[@]}" \
+        --model "$model_path" --reward-file "$REWARD_FILE")" || exit 2
+  fi
 
   logger_list="$LOGGERS"
   if [[ ",$logger_list," == *",wandb,"* && -z "${WANDB_API_KEY:-}" ]]; then
@@ -202,7 +234,7 @@ kk_run_stage() {
     "actor_rollout_ref.actor.optim.lr=$LR"
     "actor_rollout_ref.actor.ppo_mini_batch_size=$MINI_BATCH"
     "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=$MICRO_BATCH"
-    "actor_rollout_ref.actor.use_kl_loss=True"
+    "actor_rollout_ref.actor.use_kl_loss=$(kk_is_zero "$KL_COEF" && echo False || echo True)"
     "actor_rollout_ref.actor.kl_loss_coef=$KL_COEF"
     "actor_rollout_ref.actor.kl_loss_type=low_var_kl"
     "actor_rollout_ref.actor.entropy_coeff=0"
@@ -212,7 +244,7 @@ kk_run_stage() {
     "actor_rollout_ref.rollout.temperature=$TEMPERATURE"
     "actor_rollout_ref.rollout.top_p=$TOP_P"
     "actor_rollout_ref.rollout.top_k=$TOP_K"
-    "actor_rollout_ref.rollout.gpu_memory_utilization=${GPU_MEM_UTIL:-0.6}"
+    "actor_rollout_ref.rollout.gpu_memory_utilization=${GPU_MEM_UTIL:-0.7}"
     "actor_rollout_ref.rollout.tensor_model_parallel_size=${TP_SIZE:-1}"
     "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=$MICRO_BATCH"
     "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=$MICRO_BATCH"
@@ -237,16 +269,20 @@ kk_run_stage() {
     "hydra.run.dir=$out/hydra"
   )
   [[ -n "${TOTAL_STEPS:-}" ]] && overrides+=("trainer.total_training_steps=$TOTAL_STEPS")
+  # BYPASS_OLD_LOGPROB=1: take old log-probs from the rollout engine instead of a
+  # recompute pass (valid when each step makes one on-policy update).
+  [[ "${BYPASS_OLD_LOGPROB:-0}" == 1 ]] && overrides+=("algorithm.rollout_correction.bypass_mode=True")
   if [[ -n "${VAL_MAX_SAMPLES:-}" ]]; then  # a random subset across all N, the same every time
     overrides+=("data.val_max_samples=$VAL_MAX_SAMPLES" "data.validation_shuffle=True" "data.seed=${DATA_SEED:-1}")
   fi
   [[ -n "$chat_override" ]] && overrides+=("$chat_override")
-  [[ "$PROFILE" == cpu ]] && overrides+=("${KK_CPU_OVERRIDES[@]}")
+  if [[ "$PROFILE" == cpu ]]; then overrides+=("${KK_CPU_OVERRIDES[@]}"); else overrides+=("${KK_GPU_OVERRIDES[@]}"); fi
+  [[ -n "${REWARD_KWARGS:-}" ]] && for kv in $REWARD_KWARGS; do overrides+=("+reward.custom_reward_function.reward_kwargs.$kv"); done
   overrides+=("$@")   # the user's trailing overrides win
 
   if [[ "$DRY_RUN" == 1 ]]; then
     "$PYTHON" -m launcher.dry_run --n-gpus "$N_GPUS" --nnodes "$NNODES" \
-      --model-spec "${MODEL_SPEC:-$INIT_MODEL}" --save "$out/dry_run_config.yaml" -- "${overrides[@]}"
+      --model-spec "${MODEL_SPEC:-$model_path}" --save "$out/dry_run_config.yaml" -- "${overrides[@]}"
     return
   fi
 
@@ -262,5 +298,6 @@ kk_run_stage() {
     kk_log "stage $stage failed with exit code $rc; the full log is $out/train.log"
     return "$rc"
   fi
+  date -u +%Y-%m-%dT%H:%M:%SZ > "$out/COMPLETED"
   kk_log "stage $stage finished: $out"
 }

@@ -1,0 +1,103 @@
+"""Samples memory while a command runs: the command's whole process tree and the system.
+
+``/usr/bin/time -v`` sees only the driver process, while a veRL run spreads
+over Ray workers and vLLM servers.  This wraps a command, samples every
+``--interval`` seconds, and writes the peaks as JSON when it ends.
+
+    python -m platforms.memwatch --out runs/x/memory.json -- bash run_scripts/smoke_cpu.sh
+
+The exit code is the command's.  ``--pid PID`` instead watches a running
+process (e.g. a script's own ``$$``) until it exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+GIB = 1024**3
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return total
+
+
+def ray_rss() -> int:
+    """RSS of Ray's own processes (raylet, workers), which are not children of the driver."""
+    total = 0
+    for p in psutil.process_iter(["name", "cmdline"]):
+        try:
+            cmd = " ".join(p.info["cmdline"] or [])
+            if "ray::" in (p.info["name"] or "") or "ray/" in cmd or "raylet" in cmd or "gcs_server" in cmd:
+                total += p.memory_info().rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return total
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m platforms.memwatch", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="JSON file for the peaks")
+    parser.add_argument("--interval", type=float, default=2.0)
+    parser.add_argument("--pid", type=int, help="watch this running process instead of starting one")
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command and args.pid is None:
+        print("error: no command given (use: -- COMMAND ..., or --pid PID)", file=sys.stderr)
+        return 2
+    baseline = psutil.virtual_memory().used
+    start = time.monotonic()
+    child = subprocess.Popen(command) if command else None
+    try:
+        handle = psutil.Process(child.pid if child else args.pid)
+    except psutil.NoSuchProcess:
+        print(f"error: no process with pid {args.pid}", file=sys.stderr)
+        return 2
+
+    def running() -> bool:
+        if child is not None:
+            return child.poll() is None
+        return handle.is_running() and handle.status() != psutil.STATUS_ZOMBIE
+
+    peak_tree = peak_ray = peak_system = 0
+    while running():
+        try:
+            peak_tree = max(peak_tree, tree_rss(handle))
+        except psutil.NoSuchProcess:
+            pass
+        peak_ray = max(peak_ray, ray_rss())
+        peak_system = max(peak_system, psutil.virtual_memory().used - baseline)
+        time.sleep(args.interval)
+    result = {
+        "command": command or f"pid {args.pid}",
+        "exit_code": child.returncode if child else None,
+        "wall_s": round(time.monotonic() - start, 1),
+        "peak_process_tree_gib": round(peak_tree / GIB, 2),
+        "peak_ray_processes_gib": round(peak_ray / GIB, 2),
+        "peak_system_used_above_baseline_gib": round(peak_system / GIB, 2),
+        "interval_s": args.interval,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(args.out.suffix + ".tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, args.out)
+    print(json.dumps(result), file=sys.stderr)
+    return child.returncode if child else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
