@@ -113,7 +113,9 @@ def candidate_checkpoints(checkpoint_root: Path) -> list[StepCheckpoint]:
     if tracked is not None and tracked in steps:
         return [StepCheckpoint(tracked, steps[tracked], from_tracker=True)]
     if tracked is not None:
-        logger.warning("%s names step %d but global_step_%d is missing; using the step folders", TRACKER_FILE, tracked, tracked)
+        logger.warning(
+            "%s names step %d but global_step_%d is missing; using the step folders", TRACKER_FILE, tracked, tracked
+        )
     return [StepCheckpoint(step, steps[step], from_tracker=False) for step in sorted(steps, reverse=True)]
 
 

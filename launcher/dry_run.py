@@ -221,7 +221,8 @@ def verl_validation(cfg: Any) -> list[Check]:
         _verl_check("veRL AlgoConfig", omega_conf_to_dataclass, cfg.algorithm),
     ]
     if use_ref:
-        checks.append(_verl_check("veRL reference ActorConfig", omega_conf_to_dataclass, _ref_config_as_worker_builds_it(cfg)))
+        ref_config = _ref_config_as_worker_builds_it(cfg)
+        checks.append(_verl_check("veRL reference ActorConfig", omega_conf_to_dataclass, ref_config))
     checks.append(_verl_check("veRL custom reward function", _load_reward_function, cfg))
     return checks
 
@@ -292,11 +293,13 @@ def batch_size_checks(cfg: Any, spec: ModelSpec | None) -> list[Check]:
             f"per-GPU mini-batch ppo_mini_batch_size × n / dp = {per_gpu_mini} must be divisible by "
             f"actor.ppo_micro_batch_size_per_gpu ({micro}) (asserted in prepare_micro_batches)")
         padded_per_gpu = _group_multiple(train_seqs, math.lcm(dp, mini_seqs)) // dp
-        log_prob_micro = [(f"{rollout}.log_prob_micro_batch_size_per_gpu", get(f"{rollout}.log_prob_micro_batch_size_per_gpu"))]
+        log_prob_keys = [f"{rollout}.log_prob_micro_batch_size_per_gpu"]
         if use_ref:
-            log_prob_micro.append((f"{ref}.log_prob_micro_batch_size_per_gpu", get(f"{ref}.log_prob_micro_batch_size_per_gpu")))
-        for key, value in log_prob_micro:
-            add(f"log-prob micro-batch {key.split('.')[1]}", value is None or (int(value) > 0 and padded_per_gpu % int(value) == 0),
+            log_prob_keys.append(f"{ref}.log_prob_micro_batch_size_per_gpu")
+        for key in log_prob_keys:
+            value = get(key)
+            divides = value is None or (int(value) > 0 and padded_per_gpu % int(value) == 0)
+            add(f"log-prob micro-batch {key.split('.')[1]}", divides,
                 f"per-GPU batch train_batch_size × n / dp = {padded_per_gpu} must be divisible by {key} ({value}) "
                 "(asserted in prepare_micro_batches)")
 
