@@ -1,0 +1,124 @@
+"""The run scripts as a user calls them: dry runs of every GPU stage, and bad inputs.
+
+Nothing here starts Ray: the dry run composes and validates veRL's config, and
+every bad input is caught by the preflight checks before Ray would start.  The
+real GRPO runs (chaining, resume) are in tests/test_stage_chaining.py.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+STAGE_SCRIPTS = {
+    "stage1_warmup": {"n": 32, "temperature": 1.0, "lr": 4e-7, "files": "3ppl"},
+    "stage2_hightemp": {"n": 64, "temperature": 1.2, "lr": 4e-7, "files": "5ppl"},
+}
+ANNEAL = [(1.1, 3e-7), (1.0, 2.5e-7), (0.9, 2e-7)]
+
+
+def run_script(script: str, tmp_path: Path, *args: str, **env_overrides: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VERL_", "VLLM_"))}
+    env.update(RUNS_DIR=str(tmp_path / "runs"), EXPERIMENT="t", LOGGERS="console,file")
+    env.update(env_overrides)
+    return subprocess.run(
+        ["bash", f"run_scripts/{script}", *args], cwd=REPO_ROOT, env=env,
+        capture_output=True, text=True, timeout=300,
+    )
+
+
+def one_error_line(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr and "ray" not in proc.stderr.lower()
+    return errors[0]
+
+
+@pytest.mark.parametrize("stage", sorted(STAGE_SCRIPTS))
+def test_gpu_dry_run_of_stage_script(stage, tmp_path):
+    proc = run_script(f"{stage}.sh", tmp_path, PROFILE="gpu", DRY_RUN="1")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "fits" in proc.stdout and "EXCEEDS" not in proc.stdout
+    cfg = OmegaConf.load(tmp_path / "runs" / "t" / stage / "dry_run_config.yaml")
+    want = STAGE_SCRIPTS[stage]
+    assert cfg.actor_rollout_ref.rollout.n == want["n"]
+    assert cfg.actor_rollout_ref.rollout.temperature == pytest.approx(want["temperature"])
+    assert cfg.actor_rollout_ref.actor.optim.lr == pytest.approx(want["lr"])
+    assert cfg.data.train_batch_size == 8
+    assert cfg.trainer.n_gpus_per_node == 4
+    assert cfg.actor_rollout_ref.actor.kl_loss_coef == pytest.approx(0.001)
+    assert cfg.algorithm.adv_estimator == "grpo"
+    assert all(want["files"] in f for f in cfg.data.train_files)
+    assert len(cfg.data.val_files) == 7  # N = 2..8
+    assert "<think>" in cfg.actor_rollout_ref.model.custom_chat_template
+
+
+def test_gpu_dry_run_of_anneal_sub_runs(tmp_path):
+    proc = run_script("stage3_anneal.sh", tmp_path, PROFILE="gpu", DRY_RUN="1")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    subs = sorted((tmp_path / "runs" / "t" / "stage3_anneal").iterdir())
+    assert len(subs) == len(ANNEAL)
+    for sub, (temperature, lr) in zip(subs, ANNEAL):
+        cfg = OmegaConf.load(sub / "dry_run_config.yaml")
+        assert cfg.actor_rollout_ref.rollout.temperature == pytest.approx(temperature)
+        assert cfg.actor_rollout_ref.actor.optim.lr == pytest.approx(lr)
+        assert cfg.actor_rollout_ref.rollout.n == 16
+
+
+def test_trailing_hydra_overrides_and_env_win(tmp_path):
+    proc = run_script(
+        "stage2_hightemp.sh", tmp_path, "actor_rollout_ref.rollout.top_k=7",
+        PROFILE="gpu", DRY_RUN="1", ROLLOUT_N="16", ALGO="reinforce_plus_plus",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    cfg = OmegaConf.load(tmp_path / "runs" / "t" / "stage2_hightemp" / "dry_run_config.yaml")
+    assert cfg.actor_rollout_ref.rollout.top_k == 7
+    assert cfg.actor_rollout_ref.rollout.n == 16
+    assert cfg.algorithm.adv_estimator == "reinforce_plus_plus"
+
+
+def test_dry_run_rejects_gpu_count_that_breaks_batch_division(tmp_path):
+    line = one_error_line(run_script("stage2_hightemp.sh", tmp_path, PROFILE="gpu", DRY_RUN="1", N_GPUS="3"))
+    assert "divisible" in line or "divide" in line
+
+
+def test_unknown_profile(tmp_path):
+    line = one_error_line(run_script("stage1_warmup.sh", tmp_path, PROFILE="tpu"))
+    assert "profile" in line and "tpu" in line
+
+
+def test_missing_data_file(tmp_path):
+    line = one_error_line(run_script(
+        "smoke_cpu.sh", tmp_path, PROFILE="cpu", MODEL="tiny",
+        SMOKE_DATA=str(tmp_path / "data"), TRAIN_FILES=str(tmp_path / "nope.parquet"),
+    ))
+    assert "nope.parquet" in line and "not found" in line
+
+
+def test_model_path_that_does_not_exist(tmp_path):
+    line = one_error_line(run_script(
+        "smoke_cpu.sh", tmp_path, PROFILE="cpu", MODEL="./no/such/model", SMOKE_DATA=str(tmp_path / "data"),
+    ))
+    assert "no/such/model" in line
+
+
+def test_reward_file_that_fails_to_import(tmp_path):
+    bad = tmp_path / "bad_reward.py"
+    bad.write_text("def compute_score(:\n", encoding="utf-8")
+    line = one_error_line(run_script(
+        "smoke_cpu.sh", tmp_path, PROFILE="cpu", MODEL="tiny", SMOKE_DATA=str(tmp_path / "data"),
+        REWARD_FILE=str(bad),
+    ))
+    assert "bad_reward.py" in line and "SyntaxError" in line
+
+
+def test_missing_previous_stage_is_named(tmp_path):
+    line = one_error_line(run_script("stage2_hightemp.sh", tmp_path, PROFILE="cpu", MODEL="tiny",
+                                     DATA_DIR=str(tmp_path / "data")))
+    assert "stage1_warmup" in line
