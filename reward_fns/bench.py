@@ -1,12 +1,14 @@
 """Benchmark: K&K responses scored per second on one core over a realistic mix.
 
 The mix: ~2 KB responses, 5-8 people, a third malformed (format failures and unparseable answers
-of ten kinds), the rest well-formed and half of those wrong. Ground truths are dicts of lists as
-veRL's dataset hands them over (``--numpy``: numpy arrays, as after a pandas read). Each repeat is
-timed by wall clock and by process CPU time; on a shared machine the CPU-time rate is the one-core
-figure, the wall-clock one also counts time the process spent waiting for a core.
+of ten kinds), the rest well-formed and half of those wrong. Responses come in groups of 8 per
+puzzle, as a GRPO group of ``rollout.n`` samples, and the ground-truth cache is emptied at each new
+puzzle so its first response pays for validation (``--no-gt-cache``: no cache at all). Ground
+truths are dicts of lists as veRL's dataset hands them over (``--numpy``: numpy arrays, as after
+a pandas read). Each repeat is timed by process CPU time and by wall clock: on a shared machine
+the CPU-time rate is the one-core figure, the wall-clock one also counts time spent waiting for a core.
 
-    python -m reward_fns.bench [--calls N] [--repeats R] [--numpy] [--no-gt-cache] [--cpu K] [--json]
+    python -m reward_fns.bench [--calls N] [--repeats R] [--numpy] [--no-gt-cache] [--group-size G] [--cpu K] [--json]
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from reward_fns.kk import compute_score
-from reward_fns.kk_answer import configure_ground_truth_cache
+from reward_fns.kk_answer import clear_ground_truth_cache, configure_ground_truth_cache
 
 _NAMES = (
     "Zoey", "Oliver", "Ethan", "Mia", "Liam", "Ava", "Noah", "Emma", "Lucas", "Sophia", "Mason",
@@ -55,6 +57,7 @@ class BenchResult:
     malformed_fraction: float
     ground_truth_kind: str
     ground_truth_cache: bool
+    group_size: int
     status_counts: dict[str, int]
     python: str
     cpu_affinity: list[int]
@@ -111,8 +114,12 @@ def _malformed(kind: str, think: str, lines: list[str], names: list[str], roles:
     return f"<think>{think}</think>\n<answer>\n" + "\n".join(lines) + "\n</answer>"
 
 
-def build_mix(samples: int, seed: int, use_numpy: bool) -> list[tuple[str, dict, dict]]:
-    """``samples`` (response, ground_truth, extra_info) triples of the realistic mix."""
+def build_mix(samples: int, seed: int, use_numpy: bool, group_size: int = 8) -> list[tuple[str, dict, dict]]:
+    """``samples`` (response, ground_truth, extra_info) triples of the realistic mix.
+
+    Consecutive runs of ``group_size`` responses answer the same puzzle, like a GRPO group of
+    ``rollout.n`` samples; the kinds (correct / wrong / malformed) rotate across all responses.
+    """
     rng = random.Random(seed)
     to_array: Callable[[list], object] = list
     if use_numpy:
@@ -121,27 +128,28 @@ def build_mix(samples: int, seed: int, use_numpy: bool) -> list[tuple[str, dict,
         to_array = np.array
     mix = []
     for i in range(samples):
-        people = rng.randint(5, 8)
-        names = rng.sample(_NAMES, people)
-        roles = rng.choice(_ROLE_PAIRS)
-        solution = [rng.random() < 0.5 for _ in names]
-        lines = _answer_lines(names, solution, roles)
+        if i % group_size == 0:
+            people = rng.randint(5, 8)
+            names = rng.sample(_NAMES, people)
+            roles = rng.choice(_ROLE_PAIRS)
+            solution = [rng.random() < 0.5 for _ in names]
+            correct_lines = _answer_lines(names, solution, roles)
+            ground_truth = {
+                "names": to_array(names),
+                "solution": to_array(solution),
+                "roles": to_array(list(roles)),
+                "solution_text": "\n".join(correct_lines),
+            }
+        lines = correct_lines
         think = _reasoning(rng, names, roles, _RESPONSE_CHARS - sum(len(line) + 1 for line in lines) - 40)
         if i % 3 == 2:
             response = _malformed(_MALFORMED_KINDS[(i // 3) % len(_MALFORMED_KINDS)], think, lines, names, roles)
         else:
             if i % 3 == 1:  # half of the well-formed answers get one role wrong
                 flipped = rng.randrange(people)
-                wrong = [value != (j == flipped) for j, value in enumerate(solution)]
-                lines = _answer_lines(names, wrong, roles)
+                lines = _answer_lines(names, [value != (j == flipped) for j, value in enumerate(solution)], roles)
             response = f"<think>{think}</think>\n<answer>\n" + "\n".join(lines) + "\n</answer>"
-        ground_truth = {
-            "names": to_array(names),
-            "solution": to_array(solution),
-            "roles": to_array(list(roles)),
-            "solution_text": "\n".join(lines),
-        }
-        extra_info = {"split": "train", "index": i, "n_people": people, "think_prefilled": False}
+        extra_info = {"split": "train", "index": i // group_size, "n_people": people, "think_prefilled": False}
         mix.append((response, ground_truth, extra_info))
     return mix
 
@@ -153,22 +161,28 @@ def run_bench(
     use_numpy: bool = False,
     samples: int = 3000,
     ground_truth_cache: bool = True,
+    group_size: int = 8,
 ) -> BenchResult:
     """Time ``repeats`` rounds of ``calls`` compute_score calls (veRL-style keyword arguments)."""
-    if calls < 1 or repeats < 1 or samples < 1:
-        raise BenchError("--calls, --repeats and --samples must be positive")
-    mix = build_mix(min(samples, calls), seed, use_numpy)
+    if min(calls, repeats, samples, group_size) < 1:
+        raise BenchError("--calls, --repeats, --samples and --group-size must be positive")
+    mix = build_mix(min(samples, calls), seed, use_numpy, group_size)
     statuses = Counter(
         compute_score(data_source="kk_logic", solution_str=r, ground_truth=g, extra_info=e)["answer_status"]
         for r, g, e in mix
     )
     order = [mix[i % len(mix)] for i in range(calls)]
+    # The cache is emptied at each group start, so every puzzle's first response pays for
+    # validating its ground truth, as the first rollout of each prompt does in training.
+    group_starts = [i % len(mix) % group_size == 0 for i in range(calls)]
     configure_ground_truth_cache(4096 if ground_truth_cache else 0)
     cpu_rates, wall_rates = [], []
     try:
         for _ in range(repeats):
             wall_start, cpu_start = time.perf_counter(), time.process_time()
-            for response, ground_truth, extra_info in order:
+            for (response, ground_truth, extra_info), group_start in zip(order, group_starts):
+                if group_start:
+                    clear_ground_truth_cache()
                 compute_score(
                     data_source="kk_logic", solution_str=response, ground_truth=ground_truth, extra_info=extra_info
                 )
@@ -191,6 +205,7 @@ def run_bench(
         malformed_fraction=round(sum(statuses[s] for s in ("skipped", "unparsed")) / len(mix), 3),
         ground_truth_kind="numpy arrays" if use_numpy else "lists",
         ground_truth_cache=ground_truth_cache,
+        group_size=group_size,
         status_counts=dict(sorted(statuses.items())),
         python=platform.python_version(),
         cpu_affinity=affinity,
@@ -206,6 +221,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--numpy", action="store_true", help="ground truth lists as numpy arrays")
     parser.add_argument("--no-gt-cache", action="store_true", help="validate every ground truth afresh")
+    parser.add_argument("--group-size", type=int, default=8, help="responses per puzzle (GRPO rollout.n)")
     parser.add_argument("--cpu", type=int, default=None, help="pin the process to this CPU (Linux)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return parser.parse_args(argv)
@@ -218,7 +234,9 @@ def main(argv: list[str] | None = None) -> int:
             if not hasattr(os, "sched_setaffinity") or args.cpu not in os.sched_getaffinity(0):
                 raise BenchError(f"--cpu {args.cpu} is not an available CPU")
             os.sched_setaffinity(0, {args.cpu})
-        result = run_bench(args.calls, args.repeats, args.seed, args.numpy, args.samples, not args.no_gt_cache)
+        result = run_bench(
+            args.calls, args.repeats, args.seed, args.numpy, args.samples, not args.no_gt_cache, args.group_size
+        )
     except BenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -231,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
               f"best {result.best_responses_per_s_wall:,.0f}")
         print(f"mix: {result.calls:,} calls/repeat, {result.mean_response_chars:.0f} chars/response, "
               f"{result.malformed_fraction:.0%} malformed, ground truth as {result.ground_truth_kind}, "
-              f"ground-truth cache {'on' if result.ground_truth_cache else 'off'}")
+              f"{result.group_size} responses per puzzle, "
+              f"ground-truth cache {'on (emptied at every puzzle)' if result.ground_truth_cache else 'off'}")
         print(f"answer statuses: {result.status_counts}")
         print(f"python {result.python}, cpu affinity {result.cpu_affinity}, load average {result.load_average_1min}")
     return 0

@@ -74,11 +74,16 @@ def test_bench_json_reports_the_mix(capsys: pytest.CaptureFixture[str]) -> None:
     assert set(result["status_counts"]) == {"correct", "wrong", "unparsed", "skipped"}
 
 
-def test_bench_mix_has_five_to_eight_people_and_numpy_option() -> None:
-    mix = bench.build_mix(60, seed=1, use_numpy=True)
+def test_bench_mix_has_five_to_eight_people_in_grpo_groups() -> None:
+    mix = bench.build_mix(64, seed=1, use_numpy=True, group_size=8)
     sizes = {len(ground_truth["names"]) for _, ground_truth, _ in mix}
     assert sizes <= set(range(5, 9)) and len(sizes) > 1
     assert type(mix[0][1]["names"]).__name__ == "ndarray"
+    for start in range(0, 64, 8):
+        group = mix[start : start + 8]
+        assert len({id(ground_truth) for _, ground_truth, _ in group}) == 1  # one puzzle per group
+        assert len({response for response, _, _ in group}) == 8  # eight different responses
+    assert mix[0][1] is not mix[8][1]
 
 
 def test_bench_bad_option_is_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
