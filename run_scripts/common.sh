@@ -198,21 +198,28 @@ kk_banner() {
 kk_run_stage() {
   local stage="$1"; shift
   local out model_path chat_override logger_list
-  out="$(kk_stage_dir "$stage")"
+  # Paths handed to veRL are made absolute here: Ray workers (on other nodes
+  # too, with a shared filesystem) do not share this shell's working directory.
+  out="$(realpath -m "$(kk_stage_dir "$stage")")"
   if [[ -f "$out/COMPLETED" && "$DRY_RUN" != 1 && "${FORCE:-0}" != 1 ]]; then
     kk_log "stage $stage already completed ($out/COMPLETED); FORCE=1 runs it again"
     return 0
   fi
   model_path="$(kk_resolve_model "$INIT_MODEL")"
+  [[ -e "$model_path" ]] && model_path="$(realpath "$model_path")"
+  local reward_file train_list="" val_list="" f
+  reward_file="$(realpath -m "$REWARD_FILE")"
+  for f in $TRAIN_FILES; do train_list+="$(realpath -m "$f") "; done
+  for f in $VAL_FILES; do val_list+="$(realpath -m "$f") "; done
 
   # shellcheck disable=SC2086
-  local -a data_files=($TRAIN_FILES $VAL_FILES)
+  local -a data_files=($train_list $val_list)
   if [[ "$DRY_RUN" == 1 ]]; then  # the config is checked, not the files (a stage may not have run yet)
     chat_override="$("$PYTHON" -m launcher.preflight --config-only --prefill "${PREFILL_THINK:-1}" \
-        --template "${TEMPLATE:-instruct}" --reward-file "$REWARD_FILE")" || exit 2
+        --template "${TEMPLATE:-instruct}" --reward-file "$reward_file")" || exit 2
   else
     chat_override="$("$PYTHON" -m launcher.preflight --data "${data_files[@]}" \
-        --model "$model_path" --reward-file "$REWARD_FILE")" || exit 2
+        --model "$model_path" --reward-file "$reward_file")" || exit 2
   fi
 
   logger_list="$LOGGERS"
@@ -223,8 +230,8 @@ kk_run_stage() {
 
   local -a overrides=(
     "algorithm.adv_estimator=$ALGO"
-    "data.train_files=$(kk_hydra_list $TRAIN_FILES)"
-    "data.val_files=$(kk_hydra_list $VAL_FILES)"
+    "data.train_files=$(kk_hydra_list $train_list)"
+    "data.val_files=$(kk_hydra_list $val_list)"
     "data.train_batch_size=$TRAIN_BATCH"
     "data.max_prompt_length=$MAX_PROMPT_LEN"
     "data.max_response_length=$MAX_RESPONSE_LEN"
@@ -251,7 +258,7 @@ kk_run_stage() {
     "actor_rollout_ref.rollout.val_kwargs.temperature=${VAL_TEMPERATURE:-0}"
     "actor_rollout_ref.rollout.val_kwargs.do_sample=${VAL_DO_SAMPLE:-False}"
     "actor_rollout_ref.rollout.val_kwargs.n=${VAL_N:-1}"
-    "reward.custom_reward_function.path=$REWARD_FILE"
+    "reward.custom_reward_function.path=$reward_file"
     "reward.custom_reward_function.name=compute_score"
     "trainer.logger=$(kk_hydra_list "${logger_list//,/ }")"
     "trainer.project_name=${PROJECT:-logic_rl}"
