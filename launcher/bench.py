@@ -40,12 +40,12 @@ def time_cli_dry_run(repeat: int) -> list[float]:
 def time_warm_dry_run(repeat: int) -> list[float]:
     """Seconds per in-process dry run after a first, untimed one (imports warm)."""
     from launcher.dry_run import dry_run
-    from launcher.gpu_plan import STAGE_OVERRIDES, stage_overrides
+    from launcher.gpu_plan import STAGES, stage_overrides
 
     dry_run(stage_overrides("stage1_warmup"))
     times = []
     for _ in range(repeat):
-        for stage in STAGE_OVERRIDES:
+        for stage in STAGES:
             start = time.perf_counter()
             dry_run(stage_overrides(stage))
             times.append(time.perf_counter() - start)

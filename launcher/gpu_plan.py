@@ -1,7 +1,8 @@
 """The on-paper GPU memory plan: Qwen2.5-7B-Instruct-1M, 4×A100-80GB, the three Logic-RL stages.
 
-The override lists below are the memory-relevant settings that ``docs/gpu_memory_plan.md`` argues for
-(the run scripts own the full stage settings; these are the ones that decide whether a step fits).
+The stage settings are read from the stage scripts themselves (``PRINT_OVERRIDES=1``), so the doc's
+tables are those of what ``run_scripts/stage*.sh`` would launch; the counter-examples below are applied
+on top of stage 2.
 ``python -m launcher.gpu_plan`` runs the dry run on each stage and prints the estimator's tables, which is
 how the tables in the doc were produced. The tests use the same lists as the GPU-profile fixture.
 """
@@ -10,63 +11,46 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import functools
+import os
+import subprocess
+from pathlib import Path
 from typing import Sequence
 
 MODEL = "Qwen/Qwen2.5-7B-Instruct-1M"
 N_GPUS = 4
 GPU_MEM_GIB = 80.0
+REPO_ROOT = Path(__file__).resolve().parents[1]
+STAGES = ("stage1_warmup", "stage2_hightemp", "stage3_anneal")
 
-# Settings shared by the three stages on the GPU profile (sources in docs/gpu_memory_plan.md).
-COMMON_OVERRIDES: list[str] = [
-    "algorithm.adv_estimator=grpo",
-    "data.train_batch_size=8",
-    "data.max_prompt_length=400",
-    "data.max_response_length=4096",
-    f"actor_rollout_ref.model.path={MODEL}",
-    "actor_rollout_ref.model.use_remove_padding=True",
-    "actor_rollout_ref.model.enable_gradient_checkpointing=True",
-    "actor_rollout_ref.actor.ppo_mini_batch_size=8",
-    "actor_rollout_ref.actor.use_dynamic_bsz=True",
-    "actor_rollout_ref.actor.ppo_max_token_len_per_gpu=16384",
-    "actor_rollout_ref.actor.use_kl_loss=True",
-    "actor_rollout_ref.actor.kl_loss_coef=0.001",
-    "actor_rollout_ref.actor.kl_loss_type=low_var_kl",
-    "actor_rollout_ref.actor.fsdp_config.param_offload=True",
-    "actor_rollout_ref.actor.fsdp_config.optimizer_offload=True",
-    "actor_rollout_ref.ref.fsdp_config.param_offload=True",
-    "actor_rollout_ref.rollout.name=vllm",
-    "actor_rollout_ref.rollout.tensor_model_parallel_size=1",
-    "actor_rollout_ref.rollout.gpu_memory_utilization=0.7",
-    "actor_rollout_ref.rollout.free_cache_engine=True",
-    f"trainer.n_gpus_per_node={N_GPUS}",
-    "trainer.nnodes=1",
-    "trainer.logger=[console,file]",
-]
 
-# What differs per stage (rollout count and sampling; learning rate for the annealing stage).
-STAGE_OVERRIDES: dict[str, list[str]] = {
-    "stage1_warmup": [
-        "data.train_files=data/kk/instruct/3ppl/train.parquet",
-        "data.val_files=data/kk/instruct/3ppl/test.parquet",
-        "actor_rollout_ref.actor.optim.lr=4e-7",
-        "actor_rollout_ref.rollout.n=32",
-        "actor_rollout_ref.rollout.temperature=1.0",
-    ],
-    "stage2_hightemp": [
-        "data.train_files=data/kk/instruct/5ppl/train.parquet",
-        "data.val_files=data/kk/instruct/5ppl/test.parquet",
-        "actor_rollout_ref.actor.optim.lr=4e-7",
-        "actor_rollout_ref.rollout.n=64",
-        "actor_rollout_ref.rollout.temperature=1.2",
-    ],
-    "stage3_anneal": [
-        "data.train_files=data/kk/instruct/5ppl/train.parquet",
-        "data.val_files=data/kk/instruct/5ppl/test.parquet",
-        "actor_rollout_ref.actor.optim.lr=2e-7",
-        "actor_rollout_ref.rollout.n=16",
-        "actor_rollout_ref.rollout.temperature=0.9",
-    ],
-}
+@functools.lru_cache(maxsize=None)
+def _script_overrides(stage: str) -> tuple[tuple[str, ...], ...]:
+    """The override lists ``run_scripts/<stage>.sh`` passes to veRL on the GPU profile (one per run).
+
+    The scripts are the single source of the stage settings: they print their exact lists with
+    ``PRINT_OVERRIDES=1`` (nothing is launched).
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VERL_", "VLLM_"))}
+    env.update(PROFILE="gpu", PRINT_OVERRIDES="1", MODEL=MODEL, N_GPUS=str(N_GPUS), NNODES="1")
+    for knob in ("ROLLOUT_N", "TEMPERATURE", "LR", "TRAIN_BATCH", "MAX_RESPONSE_LEN", "ANNEAL_SCHEDULE"):
+        env.pop(knob, None)  # the scripts' own GPU defaults, not a caller's experiment
+    proc = subprocess.run(
+        ["bash", str(REPO_ROOT / "run_scripts" / f"{stage}.sh")], cwd=REPO_ROOT, env=env,
+        capture_output=True, text=True, timeout=120,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"{stage}.sh could not print its overrides: {proc.stderr.strip()[-500:]}")
+    runs: list[tuple[str, ...]] = []
+    current: list[str] = []
+    for item in proc.stdout.split("\0"):
+        if item:
+            current.append(item)
+        elif current:
+            runs.append(tuple(current))
+            current = []
+    return tuple(runs)
+
 
 # Counter-examples shown in the doc, applied on top of stage 2 (veRL's defaults are offload off and
 # gradient checkpointing on; turning checkpointing off shows what it saves).
@@ -82,15 +66,15 @@ NO_OFFLOAD_OVERRIDES: list[str] = [
 
 
 def stage_overrides(stage: str) -> list[str]:
-    """Common + stage-specific overrides of one stage of the plan."""
-    if stage not in STAGE_OVERRIDES:
-        raise KeyError(f"unknown stage '{stage}' (known: {', '.join(STAGE_OVERRIDES)})")
-    return COMMON_OVERRIDES + STAGE_OVERRIDES[stage]
+    """The GPU-profile overrides of one stage script (stage 3: its last, coolest sub-run)."""
+    if stage not in STAGES:
+        raise KeyError(f"unknown stage '{stage}' (known: {', '.join(STAGES)})")
+    return list(_script_overrides(stage)[-1])
 
 
 def plan_variants() -> dict[str, list[str]]:
     """The configurations tabulated in docs/gpu_memory_plan.md, by title."""
-    variants = {stage: stage_overrides(stage) for stage in STAGE_OVERRIDES}
+    variants = {stage: stage_overrides(stage) for stage in STAGES}
     variants["stage2 without offload"] = stage_overrides("stage2_hightemp") + NO_OFFLOAD_OVERRIDES
     variants["stage2 without offload, TP=2, gpu_memory_utilization=0.5"] = (
         stage_overrides("stage2_hightemp") + NO_OFFLOAD_OVERRIDES + [

@@ -73,6 +73,10 @@ kk_default LOGGERS "console,file,wandb" "console,file,wandb"
 : "${MODELS_DIR:=.cache/models}"
 : "${REWARD_FILE:=reward_fns/kk.py}"
 : "${DRY_RUN:=0}"
+# PRINT_OVERRIDES=1: print the exact override list (NUL-separated, one empty item
+# after each run) and launch nothing; launcher/gpu_plan.py reads the scripts this way.
+: "${PRINT_OVERRIDES:=0}"
+[[ "$PRINT_OVERRIDES" == 1 ]] && DRY_RUN=1
 export EXPERIMENT RUNS_DIR DATA_DIR MODELS_DIR REWARD_FILE DRY_RUN
 
 case "$ALGO" in grpo|reinforce_plus_plus) ;; *) kk_die "unknown ALGO '$ALGO' (grpo or reinforce_plus_plus)";; esac
@@ -287,6 +291,10 @@ kk_run_stage() {
   [[ -n "${REWARD_KWARGS:-}" ]] && for kv in $REWARD_KWARGS; do overrides+=("+reward.custom_reward_function.reward_kwargs.$kv"); done
   overrides+=("$@")   # the user's trailing overrides win
 
+  if [[ "$PRINT_OVERRIDES" == 1 ]]; then
+    printf '%s\0' "${overrides[@]}" ""
+    return
+  fi
   if [[ "$DRY_RUN" == 1 ]]; then
     "$PYTHON" -m launcher.dry_run --n-gpus "$N_GPUS" --nnodes "$NNODES" \
       --model-spec "${MODEL_SPEC:-$model_path}" --save "$out/dry_run_config.yaml" -- "${overrides[@]}"
