@@ -10,9 +10,11 @@ rollouts), then runs the report CLI as a subprocess three times:
 2. incremental: after one more step file is added;
 3. warm: nothing changed.
 
-It prints wall time per run, the feature+aggregate time the report measured
-itself (``OUT/timings.json``), and the peak resident memory of the whole
-process tree (report + workers), sampled with psutil every 50 ms.
+It prints wall time per run, CPU seconds of the report and its workers (on a
+shared machine, wall time depends on other load; CPU time much less), the
+feature+aggregate time the report measured itself (``OUT/timings.json``), and
+the peak resident memory of the whole process tree (report + workers),
+sampled with psutil every 50 ms.
 Figures go to ``docs/benchmarks.md`` by hand; nothing here asserts a time.
 """
 
@@ -22,6 +24,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -72,6 +75,7 @@ class RunFigures:
     """One timed report run."""
 
     wall_s: float
+    cpu_s: float  # user+system CPU of the report and its workers (contention-independent)
     features_s: float
     aggregate_s: float
     peak_rss_mb: float
@@ -139,6 +143,12 @@ def make_synthetic_dump(directory: Path, responses: int, steps: int, seed: int =
     return sum(p.stat().st_size for p in directory.glob("*.jsonl"))
 
 
+def _children_cpu() -> float:
+    """CPU seconds of all waited-for descendants (the report and the workers it joined)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _tree_rss(process: psutil.Process) -> int:
     total = 0
     for proc in [process, *process.children(recursive=True)]:
@@ -153,6 +163,7 @@ def timed_report(rollouts: Path, out: Path, workers: int) -> RunFigures:
     """Run the report CLI in a subprocess; wall time and peak tree RSS."""
     command = [sys.executable, "-m", "analysis", "report", "--rollouts", str(rollouts), "--out", str(out),
                "--workers", str(workers), "--no-progress"]
+    cpu_before = _children_cpu()
     start = time.perf_counter()
     child = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     watcher = psutil.Process(child.pid)
@@ -172,6 +183,7 @@ def timed_report(rollouts: Path, out: Path, workers: int) -> RunFigures:
     thread.start()
     _, stderr = child.communicate()
     wall = time.perf_counter() - start
+    cpu = _children_cpu() - cpu_before
     done.set()
     thread.join()
     if child.returncode != 0:
@@ -179,6 +191,7 @@ def timed_report(rollouts: Path, out: Path, workers: int) -> RunFigures:
     timings = json.loads((out / "timings.json").read_text())
     return RunFigures(
         wall_s=round(wall, 2),
+        cpu_s=round(cpu, 2),
         features_s=round(timings["features_s"], 2),
         aggregate_s=round(timings["aggregate_s"], 2),
         peak_rss_mb=round(peak / 2**20, 1),
@@ -240,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{figures['dump_mb']} MB (built in {figures['build_s']} s); workers={figures['workers']}, cpus={figures['cpu_count']}")
     for name in ("cold", "incremental", "warm"):
         run = figures[name]
-        print(f"{name:>12}: wall {run['wall_s']:6.2f} s | features {run['features_s']:6.2f} s | "
+        print(f"{name:>12}: wall {run['wall_s']:6.2f} s | cpu {run['cpu_s']:6.1f} s | features {run['features_s']:6.2f} s | "
               f"aggregates {run['aggregate_s']:5.2f} s | peak RSS (tree) {run['peak_rss_mb']:7.1f} MB | "
               f"files computed {run['files_computed']}")
     return 0

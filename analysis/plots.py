@@ -8,6 +8,7 @@ window is named in the legend).  Length axes always name their unit.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -184,6 +185,16 @@ def plot_metrics(metrics: pd.DataFrame, keys: list[str]) -> Figure:
         ax.set_visible(False)
     fig.tight_layout()
     return fig
+
+
+def figure_png(fig: Figure, dpi: int = 90) -> bytes:
+    """PNG bytes of a figure (for notebooks: ``IPython.display.Image(figure_png(fig))``); closes it."""
+    buffer = io.BytesIO()
+    try:
+        fig.savefig(buffer, format="png", dpi=dpi)
+    finally:
+        plt.close(fig)
+    return buffer.getvalue()
 
 
 def save_figure(fig: Figure, path: Path, dpi: int = 110) -> Path:

@@ -70,7 +70,7 @@ def write_text_atomic(path: Path, text: str) -> Path:
 
 
 def write_csv_atomic(frame: pd.DataFrame, path: Path) -> Path:
-    return write_text_atomic(path, frame.to_csv(index=False, float_format="%.6g"))
+    return write_text_atomic(path, frame.to_csv(index=False))
 
 
 def load_run_features(

@@ -1,0 +1,204 @@
+"""End to end: ``python -m analysis report`` on the fixture run, checked against
+values recomputed here from the raw jsonl; the cache; the CLI's error handling."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.aggregate import PER_STEP_COLUMNS
+from analysis.cli import main
+from analysis.collect import collect_features
+from analysis.report import build_report
+from reward_fns.kk import compute_score
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE = Path(__file__).parent / "data" / "analysis_run"
+
+
+@pytest.fixture()
+def run_copy(tmp_path: Path) -> Path:
+    """A private copy of the fixture run (tests add and touch files)."""
+    target = tmp_path / "run"
+    shutil.copytree(FIXTURE, target, ignore=shutil.ignore_patterns("*.py"))
+    return target
+
+
+def _raw_rows(directory: Path) -> list[dict]:
+    """Good rows of a dump directory, read with the standard json module."""
+    rows = []
+    for path in sorted(directory.glob("*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # the truncated last line
+    return rows
+
+
+def test_report_on_the_fixture_matches_an_independent_computation(run_copy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = build_report(run_copy / "rollouts", out, val=run_copy / "val", metrics=run_copy / "metrics.jsonl",
+                          workers=1, progress=False)
+    table = pd.read_csv(out / "per_step.csv")
+    assert list(table.columns[: len(PER_STEP_COLUMNS)]) == list(PER_STEP_COLUMNS)
+    assert set(table["length_unit"]) == {"words"}
+
+    by_step: dict[int, list[dict]] = defaultdict(list)
+    for row in _raw_rows(run_copy / "rollouts"):
+        by_step[row["step"]].append(row)
+    # 5.jsonl holds steps 5 and 6; 7.jsonl lost its truncated last line.
+    assert table["step"].tolist() == sorted(by_step) == [1, 2, 3, 4, 5, 6, 7]
+    for _, got in table.iterrows():
+        rows = by_step[int(got["step"])]
+        scored = [compute_score("kk", r["output"], r["gts"], {"think_prefilled": True}) for r in rows]
+        lengths = sorted(len(r["output"].split()) for r in rows)
+        assert got["n_responses"] == len(rows)
+        assert got["reward_mean"] == pytest.approx(sum(r["score"] for r in rows) / len(rows))
+        assert got["acc"] == pytest.approx(sum(s["acc"] for s in scored) / len(rows))
+        assert got["format_error_rate"] == pytest.approx(sum(1 - s["format_ok"] for s in scored) / len(rows))
+        assert got["wrong_answer_rate"] == pytest.approx(sum(s["answer_wrong"] for s in scored) / len(rows))
+        assert (got["len_min"], got["len_max"]) == (lengths[0], lengths[-1])
+        assert got["len_mean"] == pytest.approx(sum(lengths) / len(lengths))
+        groups: dict[str, set[float]] = defaultdict(set)
+        for r in rows:
+            groups[r["input"]].add(r["score"])
+        assert got["zero_variance_group_rate"] == pytest.approx(
+            sum(len(scores) == 1 for scores in groups.values()) / len(groups))
+    assert result.timings["files_computed"] == 6 + 3
+
+    val = pd.read_csv(out / "val_per_step.csv")
+    assert val["step"].tolist() == [2, 4, 6] and val["n_responses"].tolist() == [5, 5, 5]
+    metrics = pd.read_csv(out / "metrics.csv")
+    assert metrics["step"].tolist() == list(range(1, 8))
+    for name in ("reward_curves", "length", "behaviours", "language", "signal", "metrics"):
+        assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert any("7.jsonl: skipped truncated last line" in w for w in result.warnings)
+    assert not list(out.glob(".*tmp")), "temporary files left behind"
+
+
+def test_html_is_self_contained_escaped_and_shows_examples(run_copy: Path, tmp_path: Path) -> None:
+    build_report(run_copy / "rollouts", tmp_path / "out", workers=1, progress=False)
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 5
+    assert "<script" not in page and 'src="http' not in page and "<link" not in page
+    assert "&lt;/think&gt;" in page and "&lt;answer&gt;" in page  # dump text is escaped
+    assert '<mark class="hl-hesitation"' in page and '<mark class="hl-final_verify"' in page
+    assert '<mark class="hl-retry_too_late"' in page
+    assert "same prompt" in page  # an early and a late response to one prompt
+    assert "Per-step table (rollouts)" in page
+
+
+def test_html_escapes_hostile_text(tmp_path: Path) -> None:
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    gts = {"names": ["A", "B"], "solution": [True, False], "roles": ["knight", "knave"]}
+    hostile = "<script>alert(1)</script> Wait, <b>bold</b> not sure.</think><answer>(1) A is a knight</answer>"
+    rows = [{"input": "user\n<img src=x onerror=alert(1)>\nassistant\n<think>", "output": hostile, "gts": gts,
+             "score": 0.0, "step": s} for s in (1, 2)]
+    for s in (1, 2):
+        (dumps / f"{s}.jsonl").write_text(json.dumps(rows[s - 1]) + "\n")
+    build_report(dumps, tmp_path / "out", workers=1, progress=False)
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "<script>" not in page and "<img src=x" not in page and "<b>bold" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_cache_makes_reruns_incremental(run_copy: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = collect_features(run_copy / "rollouts", cache_dir=cache, workers=2, progress=False)
+    assert first.n_computed == 6
+    again = collect_features(run_copy / "rollouts", cache_dir=cache, workers=2, progress=False)
+    assert again.n_computed == 0
+    pd.testing.assert_frame_equal(first.frame, again.frame)
+    assert again.warnings == first.warnings  # skipped-line warnings survive the cache
+
+    shutil.copy(run_copy / "rollouts" / "4.jsonl", run_copy / "rollouts" / "8.jsonl")
+    later = time.time() + 5
+    os.utime(run_copy / "rollouts" / "1.jsonl", (later, later))
+    third = collect_features(run_copy / "rollouts", cache_dir=cache, workers=2, progress=False)
+    assert third.n_computed == 2  # the new file and the touched one
+    assert len(third.frame) == len(first.frame) + 12
+    assert len(list(cache.glob("*.parquet"))) == 7  # the stale entry of 1.jsonl was replaced
+
+
+def test_tokenizer_lengths_are_labelled_everywhere(run_copy: Path, tmp_path: Path) -> None:
+    from test_analysis_features import build_word_tokenizer
+
+    texts = [r["output"] for r in _raw_rows(run_copy / "rollouts")]
+    tokenizer = build_word_tokenizer(tmp_path / "tok", texts)
+    out = tmp_path / "out"
+    build_report(run_copy / "rollouts", out, tokenizer=tokenizer, workers=2, progress=False)
+    table = pd.read_csv(out / "per_step.csv")
+    assert set(table["length_unit"]) == {"tokens"}
+    words = pd.read_csv(_words_report(run_copy, tmp_path) / "per_step.csv")
+    assert (table["len_mean"] != words["len_mean"]).any()  # a real re-measurement
+    assert "Response length (tokens)" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def _words_report(run_copy: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "out_words"
+    build_report(run_copy / "rollouts", out, workers=1, progress=False)
+    return out
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "analysis", *args], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
+
+
+def test_cli_report_runs_as_a_program(run_copy: Path, tmp_path: Path) -> None:
+    done = _cli("report", "--rollouts", str(run_copy / "rollouts"), "--out", str(tmp_path / "out"), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    assert "wrote" in done.stdout
+    assert "warning: 7.jsonl: skipped truncated last line 7" in done.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    failed = _cli("report", "--rollouts", str(empty), "--out", str(tmp_path / "o"))
+    assert failed.returncode == 2
+    assert failed.stderr.strip().splitlines() == [f"error: no .jsonl dump files in {empty}"]
+
+
+def test_bad_input_gives_one_error_line_and_exit_2(run_copy: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture) -> None:
+    rollouts = str(run_copy / "rollouts")
+    for args, expected in [
+        (("report", "--rollouts", str(tmp_path / "missing"), "--out", str(tmp_path / "o2")), "does not exist"),
+        (("report", "--rollouts", rollouts, "--out", str(tmp_path / "o3"), "--tokenizer", str(tmp_path / "no_tok")),
+         "tokenizer path does not exist"),
+        (("report", "--rollouts", rollouts, "--out", str(tmp_path / "o4"), "--metrics", str(tmp_path / "none.jsonl")),
+         "metrics file does not exist"),
+        (("report", "--rollouts", rollouts, "--out", str(run_copy / "metrics.jsonl")), "not a directory"),
+        (("report", "--rollouts", rollouts, "--out", str(tmp_path / "o5"), "--workers", "0"), "--workers"),
+        (("features", "--rollouts", rollouts, "--out", str(tmp_path / "f.txt")), "must end in"),
+    ]:
+        assert main(list(args)) == 2, args
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], lines
+
+
+def test_features_and_summary_commands(run_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    target = tmp_path / "features.parquet"
+    assert main(["features", "--rollouts", str(run_copy / "rollouts"), "--out", str(target), "--with-text",
+                 "--workers", "1", "--no-progress"]) == 0
+    frame = pd.read_parquet(target)
+    raw = _raw_rows(run_copy / "rollouts")
+    assert len(frame) == len(raw)
+    assert set(frame["length_unit"]) == {"words"}
+    assert frame["think"].str.len().gt(0).all()
+    chinese = frame[frame["zh_think_en_answer"]]
+    assert len(chinese) >= 1 and chinese["think"].str.contains("骑士").all()
+
+    assert main(["summary", "--rollouts", str(run_copy / "rollouts"), "--workers", "1", "--no-progress",
+                 "--rows", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "lengths in words" in printed and "zero_variance_group_rate" in printed
