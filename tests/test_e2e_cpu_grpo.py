@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from reward_fns.kk import compute_score, think_prefilled_from
+from analysis.features import is_think_prefilled
+from reward_fns.kk import compute_score
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BATCH, N = 4, 2
@@ -58,11 +59,13 @@ def test_rollout_dump_per_step_rescored_by_our_reward(smoke_run):
     for step in range(1, STEPS + 1):
         rows = _rows(out / "rollouts" / f"{step}.jsonl")
         assert len(rows) == BATCH * N
+        # the prefill chat template was applied: every prompt opens the think block
+        assert all(is_think_prefilled(row["input"]) for row in rows)
         for row in rows:
             assert row["step"] == step
             result = compute_score(
                 data_source="kk_logic_3ppl", solution_str=row["output"], ground_truth=row["gts"],
-                extra_info={"think_prefilled": think_prefilled_from(row["input"])},
+                extra_info={"think_prefilled": is_think_prefilled(row["input"])},
             )
             assert result["score"] == pytest.approx(row["score"], abs=1e-5), row["output"][:200]
 

@@ -5,6 +5,7 @@
 #   VARIANT=learn   bash run_scripts/experiments/cpu_format_learning.sh   # lr 1e-5, <think> prefilled
 #   VARIANT=control bash run_scripts/experiments/cpu_format_learning.sh   # lr 0: nothing can learn
 #   VARIANT=noprefill bash run_scripts/experiments/cpu_format_learning.sh # lr 1e-5, no prefill
+#   VARIANT=learn PROMPT_STYLE=schematic RUN_NAME=learn_schematic bash ...  # no pasteable example
 # Any knob below can be overridden by its environment variable, and trailing
 # arguments are Hydra overrides.  Each variant writes runs/cpu_format_learning/<variant>/
 # plus memory.json (peak memory of the whole process tree and of the system).
@@ -19,9 +20,11 @@ case "$VARIANT" in
 esac
 source "$HERE/../common.sh"
 
-# Data: 2- and 3-person puzzles; the schematic prompt gives the format with
-# placeholders only, so there is no literal example answer to copy.
-: "${PROMPT_STYLE:=schematic}"
+# Data: 2- and 3-person puzzles.  PROMPT_STYLE=logic_rl is the original wording,
+# whose literal example answer "(1) Zoey is a knight" can be copied;
+# PROMPT_STYLE=schematic states the format with placeholders only.
+: "${PROMPT_STYLE:=logic_rl}"
+: "${RUN_NAME:=$VARIANT}"            # runs/cpu_format_learning/<RUN_NAME>/
 if [[ "$PREFILL" == 1 ]]; then PREFILL_FLAG=--prefill-think; else PREFILL_FLAG=--no-prefill-think; fi
 EXP_DATA="${EXP_DATA:-data/cpu_format_learning/${PROMPT_STYLE}_prefill${PREFILL}}"
 kk_ensure_data "$EXP_DATA" --train-people 2 3 --test-people 2 3 --train-size 200 --test-size 16 \
@@ -40,9 +43,10 @@ export EXPERIMENT="${EXPERIMENT_OVERRIDE:-cpu_format_learning}"
 : "${SAVE_FREQ:=-1}" "${TEST_FREQ:=-1}" "${VAL_BEFORE_TRAIN:=False}"
 : "${INIT_MODEL:=$MODEL}"
 export BYPASS_OLD_LOGPROB
-out="$(kk_stage_dir "$VARIANT")"
+out="$(kk_stage_dir "$RUN_NAME")"
 mkdir -p "$out"
 # Seeds are fixed (data seed 7, veRL's dataloader and vLLM seeds at their defaults)
 # so that learn and control see the same prompts in the same order.
 "$PYTHON" -m platforms.memwatch --out "$out/memory.json" --pid $$ &
-kk_run_stage "$VARIANT" "$@"
+kk_run_stage "$RUN_NAME" "$@"
+wait
