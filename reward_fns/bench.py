@@ -86,7 +86,9 @@ def _reasoning(rng: random.Random, names: list[str], roles: tuple[str, str], tar
 
 
 def _answer_lines(names: list[str], solution: list[bool], roles: tuple[str, str]) -> list[str]:
-    return [f"({i + 1}) {name} is a {roles[0] if value else roles[1]}" for i, (name, value) in enumerate(zip(names, solution))]
+    return [
+        f"({i + 1}) {name} is a {roles[0] if value else roles[1]}" for i, (name, value) in enumerate(zip(names, solution))
+    ]
 
 
 def _malformed(kind: str, think: str, lines: list[str], names: list[str], roles: tuple[str, str]) -> str:

@@ -15,9 +15,12 @@ which is capped in length before any regex runs.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_ROLES: tuple[str, str] = ("knight", "knave")
 
@@ -259,6 +262,7 @@ def normalize_ground_truth(gt: object) -> GroundTruth:
     truth = _validated(*fields_)
     if key is not None:
         if len(_cache) >= _cache_limit:
+            logger.debug("ground-truth cache full (%d entries), emptying it", len(_cache))
             _cache.clear()
         _cache[key] = truth
     return truth

@@ -81,7 +81,9 @@ def score_range(config: RewardConfig = DEFAULT_CONFIG) -> tuple[float, float]:
 
 @functools.lru_cache(maxsize=64)
 def _cached_config(options: tuple[tuple[str, object], ...]) -> RewardConfig:
-    return RewardConfig(**dict(options))
+    config = RewardConfig(**dict(options))
+    logger.debug("reward config from kwargs: %s (score range %s)", config, config.score_range())
+    return config
 
 
 def config_from_kwargs(kwargs: Mapping[str, object]) -> RewardConfig:

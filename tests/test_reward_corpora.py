@@ -49,7 +49,9 @@ def test_expected_codes_exist() -> None:
 def test_attack_gets_its_expected_outcome(row: dict) -> None:
     response = _response(row)
     extra_info = {"think_prefilled": row["think_prefilled"]}
-    result = compute_score(data_source="kk_logic_5ppl", solution_str=response, ground_truth=row["ground_truth"], extra_info=extra_info)
+    result = compute_score(
+        data_source="kk_logic_5ppl", solution_str=response, ground_truth=row["ground_truth"], extra_info=extra_info
+    )
     expected = row["expected"]
     assert result["acc"] == 0.0
     assert result["format_error"] == expected["format_error"]

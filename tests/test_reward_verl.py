@@ -4,9 +4,6 @@ special tokens skipped, ground truth from a parquet round trip, extra_info with 
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -36,30 +33,30 @@ def _parquet_row(tmp_path: Path, think_prefilled: bool) -> dict:
         "data_source": "kk_logic_3ppl",
         "ability": "logic",
         "reward_model": {"style": "rule", "ground_truth": GT},
-        "extra_info": {"split": "test", "index": 7, "n_people": 3, "template": "instruct", "think_prefilled": think_prefilled},
+        "extra_info": {
+            "split": "test", "index": 7, "n_people": 3, "template": "instruct", "think_prefilled": think_prefilled
+        },
     }
     path = tmp_path / "row.parquet"
     pd.DataFrame([row]).to_parquet(path)
     return pd.read_parquet(path).iloc[0].to_dict()
 
 
-def test_kk_py_loads_by_file_path_outside_the_repository(tmp_path: Path) -> None:
-    """veRL execs the file under a synthetic module name, from any working directory."""
-    script = (
-        "import json, sys\n"
-        "from verl.utils.import_utils import load_extern_object\n"
-        f"fn = load_extern_object(module_path={str(KK_PATH)!r}, object_name='compute_score')\n"
-        f"result = fn(data_source='kk_logic_3ppl', solution_str={CORRECT!r}, ground_truth={GT!r}, extra_info=None)\n"
-        "print(json.dumps({'module': fn.__module__, 'result': result}))\n"
-    )
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    completed = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    payload = json.loads(completed.stdout.strip().splitlines()[-1])
-    assert payload["module"] == "reward_fns.kk_scoring"  # the one shared implementation
-    assert payload["result"]["score"] == 3.0 and payload["result"]["answer_status"] == "correct"
+def test_kk_py_loads_by_file_path_outside_the_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """veRL execs the file under a synthetic module name, from any working directory, in a process
+    where the repository is not importable: reproduce that state, then load it with veRL's loader."""
+    from verl.utils.import_utils import load_extern_object
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [entry for entry in sys.path if Path(entry or ".").resolve() != REPO])
+    for name in [name for name in sys.modules if name == "reward_fns" or name.startswith("reward_fns.")]:
+        monkeypatch.delitem(sys.modules, name)  # restored after the test
+
+    fn = load_extern_object(module_path=str(KK_PATH), object_name="compute_score")
+    result = fn(data_source="kk_logic_3ppl", solution_str=CORRECT, ground_truth=GT, extra_info=None)
+    assert fn.__module__ == "reward_fns.kk_scoring"  # the one shared implementation...
+    assert Path(sys.modules["reward_fns"].__file__).resolve().parent == REPO / "reward_fns"  # ...from this checkout
+    assert result["score"] == 3.0 and result["answer_status"] == "correct"
 
 
 def test_custom_reward_function_config_with_reward_kwargs() -> None:
@@ -117,7 +114,9 @@ def _run_naive_manager(tokenizer, reward_fn, row: dict, response: str) -> dict:
             "responses": torch.tensor([response_ids + [tokenizer.pad_token_id] * padding]),
             "attention_mask": torch.tensor([[1] * (len(prompt_ids) + len(response_ids)) + [0] * padding]),
         },
-        non_tensors={key: np.array([row[key]], dtype=object) for key in ("data_source", "reward_model", "extra_info")},
+        non_tensors={
+            key: np.array([row[key]], dtype=object) for key in ("data_source", "reward_model", "extra_info")
+        },
     )
 
     async def score() -> dict:
@@ -156,7 +155,8 @@ def test_full_pass_through_verl_naive_reward_manager(tmp_path: Path, think_prefi
     assert back_to_thinking["reward_score"] == -3.0
     assert back_to_thinking["reward_extra_info"]["format_error"] == "text_after_answer"
     # veRL stacks the extra info of a batch per key, so every call returns the same keys.
-    assert list(correct["reward_extra_info"]) == list(wrong["reward_extra_info"]) == list(back_to_thinking["reward_extra_info"])
+    keys = [list(result["reward_extra_info"]) for result in (correct, wrong, back_to_thinking)]
+    assert keys[0] == keys[1] == keys[2]
 
 
 def test_verl_extra_info_keys_and_passthrough_kwargs_are_accepted() -> None:
@@ -180,7 +180,13 @@ def test_verl_extra_info_keys_and_passthrough_kwargs_are_accepted() -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"answer_correct": 3.0}, {"format_score": float("nan")}, {"format_score": True}, {"max_answer_chars": 0}, {"max_answer_chars": 2.5}],
+    [
+        {"answer_correct": 3.0},
+        {"format_score": float("nan")},
+        {"format_score": True},
+        {"max_answer_chars": 0},
+        {"max_answer_chars": 2.5},
+    ],
 )
 def test_bad_reward_kwargs_raise_a_config_error(options: dict) -> None:
     with pytest.raises(RewardConfigError):
