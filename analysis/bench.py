@@ -36,6 +36,8 @@ from pathlib import Path
 
 import psutil
 
+from reward_fns.kk import compute_score
+
 try:
     import orjson
 
@@ -126,7 +128,8 @@ def write_step_file(directory: Path, step: int, responses: int, prompts: int, rn
         count = per_prompt if p < prompts - 1 else responses - per_prompt * (prompts - 1)
         for _ in range(count):
             output = synthetic_response(rng, names, solution, progress, int(rng.gauss(mean_chars, mean_chars * 0.2)))
-            lines.append(_dumps({"input": prompt, "output": output, "gts": gts, "score": 0.0, "step": step}))
+            score = compute_score("kk_logic", output, gts, {"think_prefilled": True})["score"]
+            lines.append(_dumps({"input": prompt, "output": output, "gts": gts, "score": score, "step": step}))
     temp = directory / f".{step}.jsonl.tmp"
     temp.write_bytes(b"\n".join(lines) + b"\n")
     os.replace(temp, directory / f"{step}.jsonl")

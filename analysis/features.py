@@ -90,6 +90,8 @@ _SCRIPT_RUNS = re.compile(
         ]
     )
 )
+_NON_ASCII_RUNS = re.compile(r"[^\x00-\x7f]+")
+_NON_LETTER_BYTES = bytes(b for b in range(256) if not (65 <= b <= 90 or 97 <= b <= 122))
 _ENOUGH_ASCII_LETTERS = re.compile(r"[A-Za-z](?:[^A-Za-z]*[A-Za-z]){%d}" % (MIN_SCRIPT_LETTERS - 1))
 # Repetition tokens: each CJK character alone, other runs of non-space.
 _REP_TOKENS = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]|[^\s\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
@@ -151,8 +153,11 @@ def script_profile(text: str) -> ScriptProfile:
     if text.isascii():
         has_enough = _ENOUGH_ASCII_LETTERS.search(text) is not None
         return ScriptProfile("latin" if has_enough else "", 0.0, False)
-    counts: dict[str, int] = {}
-    for match in _SCRIPT_RUNS.finditer(text):
+    # ASCII letters are counted in C (bytes.translate); the script regex only
+    # sees the non-ASCII runs, where a CJK passage is one match, not one per word.
+    ascii_letters = len(text.encode("ascii", "ignore").translate(None, _NON_LETTER_BYTES))
+    counts: dict[str, int] = {"latin": ascii_letters} if ascii_letters else {}
+    for match in _SCRIPT_RUNS.finditer(" ".join(_NON_ASCII_RUNS.findall(text))):
         name = match.lastgroup or "other"
         counts[name] = counts.get(name, 0) + match.end() - match.start()
     total = sum(counts.values())

@@ -248,6 +248,7 @@ HESITATION = Pool(
         _en(r"i (?:might|may|could) be (?:wrong|mistaken)", "ours"),
         _en(r"we (?:might|may|could) be (?:wrong|mistaken)", "ours"),
         _en(r"hold on", "ours"),
+        _en(r"still unclear|unclear to me|not clear yet", "ours"),
         _en(r"i'?m (?:confused|not convinced)", "ours"),
         _zh(r"等等|等一下", "ours"),
         _zh(r"稍等", "ours"),
@@ -273,12 +274,15 @@ EXPLORATION = Pool(
         _en(r"on the other hand", "ours"),
         _en(r"case (?:1|2|3|one|two|three|a|b)", "ours"),
         _en(r"what if", "ours"),
+        _en(r"both hypotheses|each hypothesis|other hypothesis", "ours"),
+        _en(r"try assuming|now try|next try", "ours"),
         *_each("en", ("assume", "suppose", "consider"), r" [^.\n]{1,60}? instead", "ours"),
         _zh(r"两种(?:可能|情况)", "ours"),
         _zh(r"分情况|分类讨论", "ours"),
         _zh(r"情况\s*[一二三123]", "ours"),
         _zh(r"另一种(?:可能|情况)|另一个假设", "ours"),
         _zh(r"反过来(?:假设|看)?|反之", "ours"),
+        _zh(r"再假设|换一种假设", "ours"),
     ),
 )
 
@@ -293,7 +297,8 @@ BACKTRACKING = Pool(
         _en(r"retry|try again", "simplerl"),
         _en(r"go back|going back|goes back", "ours"),
         _en(r"back ?track\w*", "ours"),
-        _en(r"start over|step back", "ours"),
+        _en(r"start over|step back|start again|starting again|starting over", "ours"),
+        _en(r"looking back|look back|misread|miscalculated|misunderstood", "ours"),
         _en(r"revisit\w*", "ours"),
         _en(r"i (?:made|have made) (?:a |an )?(?:mistake|error)|i was wrong", "ours"),
         _en(r"we (?:made|have made) (?:a |an )?(?:mistake|error)|we were wrong", "ours"),
@@ -304,6 +309,7 @@ BACKTRACKING = Pool(
         _zh(r"回头|回过头", "ours"),
         _zh(r"我(?:们)?(?:之前|刚才)?(?:错了|搞错了|犯了错)", "ours"),
         _zh(r"纠正", "ours"),
+        _zh(r"算错|看错|搞错", "ours"),
     ),
 )
 
@@ -319,7 +325,7 @@ SUMMARY = Pool(
         _en(r"we (?:have )?(?:now )?(?:determined|established) (?:that|the)", "ours"),
         _en(r"now we know", "ours"),
         _en(r"at this point,? we (?:know|have)", "ours"),
-        *_each("en", ("putting", "combining"), r" (?:it|this|these|everything|all) together", "ours"),
+        *_each("en", ("putting", "combining"), r" (?:it |this |these |everything |all )*together", "ours"),
         *_each("en", ("from", "based on"), r" (?:all )?(?:the|our) (?:above|analysis|analyses)", "ours"),
         _en(r"in conclusion|to conclude", "ours"),
         _zh(r"总结", "ours"),
@@ -331,6 +337,7 @@ SUMMARY = Pool(
         _zh(r"已经(?:确定|知道|得出)", "ours"),
         _zh(r"现在(?:确定|知道|得出)", "ours"),
         _zh(r"由此可知", "ours"),
+        _zh(r"根据以上|综合以上|以上分析", "ours"),
     ),
 )
 

@@ -1,17 +1,20 @@
 """Precision and recall of the behaviour detectors on the hand-labelled fixture.
 
-``tests/data/analysis_detector_fixture.jsonl`` holds 78 responses (English,
+``tests/data/analysis_detector_fixture.jsonl`` holds 92 responses (English,
 Chinese, mixed) with labels given by meaning, including hard negatives
 (quoted "wait", "two knights", "however", an early "let me check", 或者 in a
-puzzle statement...).  The last 12 (``held-out`` in the note) were written
-after the pools were frozen and never tuned on.
+puzzle statement...).  ``split`` says how each was used: ``dev`` (78) were
+written alongside the pools and used to extend them; ``held_out`` (14) were
+written after the pools were frozen and never used to tune them.
 
-Floors: precision >= 0.85 and recall >= 0.70 for every detector.  Measured
-when the floors were set: precision 0.92-1.00, recall 0.73-1.00 (the misses are
-paraphrases no keyword pool lists, e.g. "starting again", "putting it all
-together").  The floors sit just under the measured values: the detectors are
-deterministic, so the test cannot flake, and any edit of a pool that loses a
-labelled case shows up here.  Run with ``-s`` to see the table.
+Floors, on the whole fixture: precision >= 0.85 and recall >= 0.70 for every
+detector.  Measured when the floors were set: precision 0.93-1.00, recall
+0.79-1.00.  The floors sit under the measured values with a small margin: the
+detectors are deterministic, so the test cannot flake, and an edit of a pool
+that loses labelled cases shows up here.  The held-out figures are printed,
+not asserted (too few cases per detector): there recall is much lower
+(paraphrases no pool lists), which is why the rates are lower bounds.  Run
+with ``-s`` to see the table.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ def test_fixture_covers_every_behaviour_language_and_hard_negatives() -> None:
         assert positives >= 4, detector
     hard_negatives = [row for row in rows if "hard negative" in row["note"]]
     assert len(hard_negatives) >= 10
+    assert {row["split"] for row in rows} == {"dev", "held_out"}
 
 
 @pytest.mark.parametrize("detector", DETECTORS)
@@ -61,7 +65,7 @@ def test_detector_precision_and_recall(detector: str) -> None:
     tp, fp, fn = _scores(rows, detector)
     precision = tp / (tp + fp) if tp + fp else 1.0
     recall = tp / (tp + fn) if tp + fn else 1.0
-    held_out = [row for row in rows if "held-out" in row["note"]]
+    held_out = [row for row in rows if row["split"] == "held_out"]
     h_tp, h_fp, h_fn = _scores(held_out, detector)
     print(f"\n{detector:15s} precision {precision:.2f} recall {recall:.2f} (tp {tp}, fp {fp}, fn {fn}); "
           f"held-out subset tp {h_tp} fp {h_fp} fn {h_fn}")
