@@ -303,12 +303,15 @@ kk_run_stage() {
 
   mkdir -p "$out"
   export VERL_FILE_LOGGER_PATH="$out/metrics.jsonl"
+  # veRL's file logger truncates its file: keep an earlier (crashed) attempt's metrics.
+  "$PYTHON" -m launcher.metrics_log rotate "$VERL_FILE_LOGGER_PATH"
   kk_banner "$stage" "$model_path" "$out"
   local rc
   set +e
   "$PYTHON" -m verl.trainer.main_ppo "${overrides[@]}" 2>&1 | tee -a "$out/train.log"
   rc="${PIPESTATUS[0]}"
   set -e
+  "$PYTHON" -m launcher.metrics_log merge "$VERL_FILE_LOGGER_PATH" || true
   if [[ "$rc" -ne 0 ]]; then
     kk_log "stage $stage failed with exit code $rc; the full log is $out/train.log"
     return "$rc"
