@@ -308,7 +308,9 @@ kk_run_stage() {
   kk_banner "$stage" "$model_path" "$out"
   local rc
   set +e
-  "$PYTHON" -m verl.trainer.main_ppo "${overrides[@]}" 2>&1 | tee -a "$out/train.log"
+  # memwatch samples the whole process tree (Ray workers, vLLM) into memory.json.
+  "$PYTHON" -m platforms.memwatch --out "$out/memory.json" -- \
+    "$PYTHON" -m verl.trainer.main_ppo "${overrides[@]}" 2>&1 | tee -a "$out/train.log"
   rc="${PIPESTATUS[0]}"
   set -e
   "$PYTHON" -m launcher.metrics_log merge "$VERL_FILE_LOGGER_PATH" || true
