@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 from tqdm import tqdm
 
+from analysis.errors import AnalysisInputError
 from analysis.feature_cache import CacheKey, FeatureCache, cache_key
 from analysis.features import (
     FEATURE_COLUMNS,
@@ -93,7 +94,7 @@ def collect_features(
     ``counter`` lets a caller that already loaded a tokenizer reuse it for the
     in-process path; workers always build their own from ``tokenizer``.
     Raises :class:`analysis.errors.AnalysisInputError` for a missing or empty
-    directory or an unloadable tokenizer.
+    directory, one without any usable response, or an unloadable tokenizer.
     """
     root = Path(directory)
     files = list_dump_files(root)
@@ -130,6 +131,8 @@ def collect_features(
         warnings.append(f"{root.name}: {len(empty_files)} file(s) without any usable response: {', '.join(empty_files[:5])}")
     for warning in warnings:
         log.warning(warning)
+    if frame.empty:
+        raise AnalysisInputError(f"no usable response in {root} ({len(files)} file(s), see the warnings above)")
     return RunFeatures(root, frame, counter.unit, len(files), len(misses), warnings)
 
 

@@ -186,6 +186,17 @@ def test_bad_input_gives_one_error_line_and_exit_2(run_copy: Path, tmp_path: Pat
         assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], lines
 
 
+def test_a_directory_without_any_usable_line_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    (dumps / "1.jsonl").write_text('{"input": "user", "outp')  # only a line still being written
+    assert main(["report", "--rollouts", str(dumps), "--out", str(tmp_path / "out"), "--workers", "1"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert [line for line in lines if line.startswith("error: ")] == [
+        f"error: no usable response in {dumps} (1 file(s), see the warnings above)"]
+    assert "warning: 1.jsonl: skipped truncated last line 1" in lines
+
+
 def test_features_and_summary_commands(run_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     target = tmp_path / "features.parquet"
     assert main(["features", "--rollouts", str(run_copy / "rollouts"), "--out", str(target), "--with-text",
