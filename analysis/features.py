@@ -425,6 +425,10 @@ def features_of_parsed(parsed: ParsedFile, counter: LengthCounter, options: Feat
         warnings.append(f"{parsed.path.name}: skipped {no_output} row(s) without a string 'output'")
     if no_step:
         warnings.append(f"{parsed.path.name}: skipped {no_step} row(s) without a 'step' (and no step in the file name)")
+    unjudged = sum(row["answer_status"] in (NO_GROUND_TRUTH, BAD_GROUND_TRUTH) for row in rows)
+    if unjudged:
+        warnings.append(f"{parsed.path.name}: {unjudged} row(s) with a missing or malformed 'gts': "
+                        "format judged, answer not (acc is empty)")
     frame = pd.DataFrame(rows) if rows else empty_feature_frame()
     if rows:
         lengths = counter.lengths(outputs)

@@ -203,6 +203,19 @@ def test_rows_without_output_or_step_are_skipped_with_warnings(tmp_path: Path) -
     assert any("without a 'step'" in w for w in result.warnings)
 
 
+def test_rows_with_unusable_ground_truth_are_kept_and_reported(tmp_path: Path) -> None:
+    path = tmp_path / "2.jsonl"
+    prompt = "user\nq\nassistant\n<think>"
+    rows = [{"input": prompt, "output": GOOD, "step": 2, "gts": GTS},
+            {"input": prompt, "output": GOOD, "step": 2},
+            {"input": prompt, "output": GOOD, "step": 2, "gts": {"names": ["A"], "solution": []}}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = features_of_file(path, WordCounter())
+    assert result.frame["answer_status"].tolist() == ["correct", "no_ground_truth", "bad_ground_truth"]
+    assert result.frame["format_ok"].tolist() == [1.0, 1.0, 1.0]
+    assert result.warnings == ["2.jsonl: 2 row(s) with a missing or malformed 'gts': format judged, answer not (acc is empty)"]
+
+
 def test_tokenizer_lengths_and_truncation_at_the_cap(tmp_path: Path) -> None:
     long_cut = "Zoey is a knight and Bob is a knave " * 3
     path = _dump(tmp_path / "1.jsonl", [GOOD, long_cut])
