@@ -1,0 +1,108 @@
+"""Plots several runs' per-step analysis on the same axes (the experiment's figures).
+
+Reads the ``per_step.csv`` that ``python -m analysis report`` wrote for each run:
+
+    python run_scripts/experiments/compare_runs.py --run learn=runs/.../learn/analysis \
+        --run control=runs/.../control/analysis --out docs/experiments/cpu_format_learning
+
+writes ``<out>_rewards.png`` (the four reward curves), ``<out>_length.png`` (mean
+response length with the p10-p90 band, and min/max) and ``<out>_summary.csv``
+(first-5 / last-10 means of the reward curves per run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+CURVES = [
+    ("reward_mean", "mean reward"),
+    ("acc", "all-correct ratio"),
+    ("format_error_rate", "format-error ratio"),
+    ("wrong_answer_rate", "wrong-answer ratio"),
+]
+
+
+def load_runs(specs: list[str]) -> dict[str, pd.DataFrame]:
+    runs = {}
+    for spec in specs:
+        if "=" not in spec:
+            raise SystemExit(f"error: --run wants NAME=ANALYSIS_DIR, got {spec!r}")
+        name, folder = spec.split("=", 1)
+        csv = Path(folder) / "per_step.csv"
+        if not csv.is_file():
+            raise SystemExit(f"error: {csv} not found (run python -m analysis report first)")
+        runs[name] = pd.read_csv(csv).sort_values("step")
+    return runs
+
+
+def plot_rewards(runs: dict[str, pd.DataFrame], out: Path) -> None:
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
+    for ax, (column, title) in zip(axes.flat, CURVES):
+        for name, frame in runs.items():
+            ax.plot(frame["step"], frame[column], marker=".", label=name)
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+    for ax in axes[1]:
+        ax.set_xlabel("training step")
+    axes[0][0].legend()
+    fig.suptitle("Reward curves (recomputed from the rollout dumps with reward_fns)")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def plot_length(runs: dict[str, pd.DataFrame], out: Path) -> None:
+    fig, ax = plt.subplots(figsize=(9, 5))
+    unit = "tokens"
+    for name, frame in runs.items():
+        unit = str(frame["length_unit"].iloc[0]) if "length_unit" in frame else unit
+        line = ax.plot(frame["step"], frame["len_mean"], marker=".", label=f"{name} mean")[0]
+        ax.fill_between(frame["step"], frame["len_p10"], frame["len_p90"], color=line.get_color(), alpha=0.15,
+                        label=f"{name} p10-p90")
+        ax.plot(frame["step"], frame["len_min"], ls=":", color=line.get_color(), lw=1)
+        ax.plot(frame["step"], frame["len_max"], ls="--", color=line.get_color(), lw=1)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(f"response length ({unit}); dotted = min, dashed = max")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def summary(runs: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    rows = []
+    for name, frame in runs.items():
+        row = {"run": name, "steps": int(frame["step"].max())}
+        for column, _ in CURVES + [("len_mean", ""), ("zero_variance_group_rate", "")]:
+            row[f"{column}_first5"] = frame[column].head(5).mean()
+            row[f"{column}_last10"] = frame[column].tail(10).mean()
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", action="append", required=True, help="NAME=ANALYSIS_DIR (repeatable)")
+    parser.add_argument("--out", type=Path, required=True, help="output prefix")
+    args = parser.parse_args(argv)
+    runs = load_runs(args.run)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    plot_rewards(runs, args.out.with_name(args.out.name + "_rewards.png"))
+    plot_length(runs, args.out.with_name(args.out.name + "_length.png"))
+    table = summary(runs)
+    table.to_csv(args.out.with_name(args.out.name + "_summary.csv"), index=False, float_format="%.4f")
+    print(table.to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
