@@ -9,6 +9,8 @@
 # Any knob below can be overridden by its environment variable, and trailing
 # arguments are Hydra overrides.  Each variant writes runs/cpu_format_learning/<variant>/
 # plus memory.json (peak memory of the whole process tree and of the system).
+# One run needs ~15 GiB; do not run two at once on a 24 GiB machine (Ray's
+# memory monitor kills a worker at 95% and the run dies).
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VARIANT="${VARIANT:-learn}"
@@ -35,18 +37,15 @@ export EXPERIMENT="${EXPERIMENT_OVERRIDE:-cpu_format_learning}"
 : "${VAL_FILES:=$EXP_DATA/2ppl/test.parquet $EXP_DATA/3ppl/test.parquet}"
 : "${TRAIN_BATCH:=4}" "${ROLLOUT_N:=8}"          # the issue's batch 4 prompts x n = 8
 : "${MINI_BATCH:=4}"                              # one on-policy update per step ...
-: "${MICRO_BATCH:=8}"
+: "${MICRO_BATCH:=2}"                             # small micro-batches: ~4 GB less peak memory
 : "${BYPASS_OLD_LOGPROB:=1}"                      # ... so old log-probs = rollout log-probs
 : "${KL_COEF:=0}"                                 # no KL: no reference model pass
 : "${TEMPERATURE:=1.0}" "${TOP_P:=1.0}" "${TOP_K:=-1}"
 : "${EPOCHS:=100}" "${MAX_PROMPT_LEN:=512}" "${MAX_RESPONSE_LEN:=256}"
-: "${SAVE_FREQ:=-1}" "${TEST_FREQ:=-1}" "${VAL_BEFORE_TRAIN:=False}"
+: "${SAVE_FREQ:=10}" "${TEST_FREQ:=-1}" "${VAL_BEFORE_TRAIN:=False}"   # checkpoints: a crashed run resumes
 : "${INIT_MODEL:=$MODEL}"
 export BYPASS_OLD_LOGPROB
-out="$(kk_stage_dir "$RUN_NAME")"
-mkdir -p "$out"
 # Seeds are fixed (data seed 7, veRL's dataloader and vLLM seeds at their defaults)
-# so that learn and control see the same prompts in the same order.
-"$PYTHON" -m platforms.memwatch --out "$out/memory.json" --pid $$ &
+# so that learn and control see the same prompts in the same order.  The run's
+# peak memory lands in runs/cpu_format_learning/<RUN_NAME>/memory.json.
 kk_run_stage "$RUN_NAME" "$@"
-wait
