@@ -83,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         peak_system = max(peak_system, psutil.virtual_memory().used - baseline)
         time.sleep(args.interval)
     result = {
-        "command": command or f"pid {args.pid}",
+        # the program and its first arguments (a veRL launch carries ~80 overrides)
+        "command": (" ".join(command[:3]) + (f" ... (+{len(command) - 3} args)" if len(command) > 3 else ""))
+        if command else f"pid {args.pid}",
         "exit_code": child.returncode if child else None,
         "wall_s": round(time.monotonic() - start, 1),
         "peak_process_tree_gib": round(peak_tree / GIB, 2),
