@@ -36,7 +36,7 @@ def tree_rss(proc: psutil.Process) -> int:
 
 
 def ray_rss() -> int:
-    """RSS of Ray's own processes (raylet, workers), which are not children of the driver."""
+    """RSS of every Ray process on the machine (raylet, workers): not only this run's."""
     total = 0
     for p in psutil.process_iter(["name", "cmdline"]):
         try:
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         "exit_code": child.returncode if child else None,
         "wall_s": round(time.monotonic() - start, 1),
         "peak_process_tree_gib": round(peak_tree / GIB, 2),
-        "peak_ray_processes_gib": round(peak_ray / GIB, 2),
+        "peak_all_ray_processes_on_machine_gib": round(peak_ray / GIB, 2),
         "peak_system_used_above_baseline_gib": round(peak_system / GIB, 2),
         "interval_s": args.interval,
     }
