@@ -24,4 +24,3 @@ for stage in stage1_warmup stage2_hightemp; do
     --metrics "$dir/metrics.jsonl" --out "$dir/analysis" --no-progress
 done
 kk_log "done: runs/$EXPERIMENT/ (training), eval/${EXPERIMENT}_final/ (accuracy), */analysis/report.html"
-cat "eval/${EXPERIMENT}_final/accuracy.md"
