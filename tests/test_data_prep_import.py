@@ -11,6 +11,7 @@ import pytest
 from data_prep import import_kk
 from data_prep.dataset import SCHEMA
 from data_prep.statements import statements_from_json
+from kk_brute_force import holds
 
 FIXTURE = Path(__file__).parent / "data" / "kk_published_fixture.jsonl"
 
@@ -19,21 +20,6 @@ def fixture_records() -> list[dict]:
     return [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
 
 
-def holds(stmt, roles) -> bool:
-    op = stmt[0]
-    if op == "telling-truth":
-        return roles[stmt[1]]
-    if op == "lying":
-        return not roles[stmt[1]]
-    if op == "not":
-        return not holds(stmt[1], roles)
-    if op == "and":
-        return all(holds(s, roles) for s in stmt[1:])
-    if op == "or":
-        return any(holds(s, roles) for s in stmt[1:])
-    if op == "->":
-        return (not holds(stmt[1], roles)) or holds(stmt[2], roles)
-    return holds(stmt[1], roles) == holds(stmt[2], roles)
 
 
 def call_main(args: list[str]) -> int:

@@ -12,29 +12,10 @@ from data_prep.errors import DataPrepError
 from data_prep.generator import PuzzleConfig, StatementMix, generate_puzzles, index_seed
 from data_prep.solver import canonical_form, deductive_difficulty, puzzle_id, solve, unique_solution
 from data_prep.statements import statements_from_json, statements_to_json, validate_statement
+from kk_brute_force import holds
 
 
 # --------------------------------------------------------------------------- independent reference
-
-
-def holds(stmt, roles) -> bool:
-    """Truth of a statement under one assignment, evaluated the plain way."""
-    op = stmt[0]
-    if op == "telling-truth":
-        return roles[stmt[1]]
-    if op == "lying":
-        return not roles[stmt[1]]
-    if op == "not":
-        return not holds(stmt[1], roles)
-    if op == "and":
-        return all(holds(s, roles) for s in stmt[1:])
-    if op == "or":
-        return any(holds(s, roles) for s in stmt[1:])
-    if op == "->":
-        return (not holds(stmt[1], roles)) or holds(stmt[2], roles)
-    if op == "<=>":
-        return holds(stmt[1], roles) == holds(stmt[2], roles)
-    raise AssertionError(op)
 
 
 def brute_force(statements) -> list[tuple[bool, ...]]:
