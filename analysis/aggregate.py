@@ -5,6 +5,10 @@ A ``*_rate`` is the share of a step's responses showing the thing.
 more responses) whose rewards are all equal: such groups give GRPO no signal.
 ``verify_per_1k`` is verification words per 1,000 length units over the whole
 step (sum of counts / sum of lengths), so long responses weigh more.
+``well_formed_think_chars_median`` is the median think length (characters) of
+the step's well-formed responses (empty when none): a format learned by
+pasting a template passes with a near-empty think, so this tells a learned
+format that carries thinking from one that does not.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "think_cjk_share_mean",
     "answer_cjk_share_mean",
     "score_mismatch_rate",
+    "well_formed_think_chars_median",
     "length_unit",
 )
 # Tolerance for "all rewards equal" and "dumped score == recomputed score".
@@ -97,6 +102,8 @@ def per_step(features: pd.DataFrame, length_unit: str) -> pd.DataFrame:
     table["len_p10"] = quantiles[0.1]
     table["len_p90"] = quantiles[0.9]
     table["verify_per_1k"] = table["verify_total"] * 1000.0 / table["length_total"].clip(lower=1)
+    well_formed = work[work["format_ok"].astype("float64") > 0.5]
+    table["well_formed_think_chars_median"] = well_formed.groupby("step")["think_chars"].median().reindex(table.index)
     groups = zero_variance_groups(features)
     table["n_groups"] = groups["n_groups"].reindex(table.index).fillna(0).astype("int64")
     table["zero_variance_group_rate"] = groups["zero_variance_group_rate"].reindex(table.index)

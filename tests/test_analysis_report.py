@@ -74,6 +74,13 @@ def test_report_on_the_fixture_matches_an_independent_computation(run_copy: Path
             groups[r["input"]].add(r["score"])
         assert got["zero_variance_group_rate"] == pytest.approx(
             sum(len(scores) == 1 for scores in groups.values()) / len(groups))
+        think_lengths = sorted(len(r["output"].split("</think>")[0].removeprefix("<think>").strip())
+                               for r, s in zip(rows, scored) if s["format_ok"])
+        if think_lengths:
+            assert got["well_formed_think_chars_median"] == pytest.approx(pd.Series(think_lengths).median())
+        else:
+            assert pd.isna(got["well_formed_think_chars_median"])
+    assert table["well_formed_think_chars_median"].notna().any()  # the fixture has well-formed responses
     assert result.timings["files_computed"] == 6 + 3
 
     val = pd.read_csv(out / "val_per_step.csv")

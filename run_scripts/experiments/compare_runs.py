@@ -7,7 +7,8 @@ Reads the ``per_step.csv`` that ``python -m analysis report`` wrote for each run
 
 writes ``<out>_rewards.png`` (the four reward curves), ``<out>_length.png`` (mean
 response length with the p10-p90 band, and min/max) and ``<out>_summary.csv``
-(first-5 / last-10 means of the reward curves per run).
+(first-5 / last-10 means of the reward curves, length, zero-variance groups and
+the well-formed responses' median think length per run).
 """
 
 from __future__ import annotations
@@ -82,7 +83,9 @@ def summary(runs: dict[str, pd.DataFrame]) -> pd.DataFrame:
     rows = []
     for name, frame in runs.items():
         row = {"run": name, "steps": int(frame["step"].max())}
-        for column, _ in CURVES + [("len_mean", ""), ("zero_variance_group_rate", "")]:
+        extras = [("len_mean", ""), ("zero_variance_group_rate", ""), ("well_formed_think_chars_median", "")]
+        for column, _ in CURVES + [extra for extra in extras if extra[0] in frame]:
+            # means over the steps that have a value (a step without well-formed responses has no think median)
             row[f"{column}_first5"] = frame[column].head(5).mean()
             row[f"{column}_last10"] = frame[column].tail(10).mean()
         rows.append(row)
