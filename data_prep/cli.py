@@ -25,7 +25,9 @@ def add_prompt_arguments(parser: argparse.ArgumentParser, roles: bool = True) ->
                         help="instruct: system + user messages; base: one plain-text user message (default: instruct)")
     parser.add_argument("--prompt-style", default="logic_rl", choices=PROMPT_STYLES,
                         help="logic_rl: Logic-RL wording with its literal example answer; "
-                             "schematic: placeholder format that cannot be pasted as an answer (default: logic_rl)")
+                             "schematic: the answer lines as placeholders, so the example answer cannot be pasted; "
+                             "no_example: also no tag example, so no part of the instruction passes the format "
+                             "(default: logic_rl)")
     parser.add_argument("--prefill-think", default=True, action=argparse.BooleanOptionalAction,
                         help="start the assistant turn with <think> as Logic-RL did (default: on)")
     if roles:

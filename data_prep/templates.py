@@ -9,11 +9,16 @@ Two *templates* (message layouts):
 * ``base`` - ONE user message holding the whole plain-text prompt (``...User:QUIZ\\nAssistant: <think>``),
   rendered verbatim by ``chat_templates/raw_text.jinja``.
 
-Two *prompt styles* (instruction wording):
+Three *prompt styles* (instruction wording):
 
-* ``logic_rl`` - Logic-RL's wording, including its literal example answer ``(1) Zoey is a knight``.
-* ``schematic`` - the same protocol, but the answer format is given with placeholders
-  (``(k) NAME is a ROLE``), so the instruction itself is never a pasteable answer.
+* ``logic_rl`` - Logic-RL's wording, including its literal tag example
+  ``<think> reasoning process here </think><answer> answer here </answer>`` and its example answer
+  ``(1) Zoey is a knight``.
+* ``schematic`` - the same tag example, but the answer lines are given with placeholders
+  (``(k) NAME is a ROLE``), so the example answer cannot be pasted.
+* ``no_example`` - the schematic answer lines, and the tags named in words instead of shown in use:
+  no part of the instruction is a well-formed response, so nothing in it can be pasted to pass the
+  format (a small model learns exactly that paste from ``logic_rl``; docs/experiments/).
 """
 from __future__ import annotations
 
@@ -23,7 +28,7 @@ from data_prep.errors import DataPrepError
 from data_prep.roles import RolePair, with_article
 
 TEMPLATES = ("instruct", "base")
-PROMPT_STYLES = ("logic_rl", "schematic")
+PROMPT_STYLES = ("logic_rl", "schematic", "no_example")
 CHAT_TEMPLATE_DIR = Path(__file__).resolve().parent / "chat_templates"
 THINK_OPEN = "<think>"
 
@@ -31,6 +36,17 @@ _PROTOCOL = (
     "The reasoning process and answer are enclosed within <think> </think> and <answer> </answer> tags, "
     "respectively, i.e., <think> reasoning process here </think><answer> answer here </answer>."
 )
+# The same protocol without a demonstration: tags are only ever named next to words, never in a
+# <think>...</think><answer>...</answer> sequence.
+_PROTOCOL_NO_EXAMPLE = (
+    "The reasoning process goes inside a think block, opened with the <think> tag and closed with the "
+    "</think> tag. Right after the think block comes the answer, opened with the <answer> tag and closed with "
+    "the </answer> tag. Nothing may come before the think block or after the answer."
+)
+
+
+def _protocol(prompt_style: str) -> str:
+    return _PROTOCOL_NO_EXAMPLE if prompt_style == "no_example" else _PROTOCOL
 
 
 def validate_template(template: str) -> None:
@@ -58,7 +74,7 @@ def system_prompt(roles: RolePair, prompt_style: str) -> str:
     validate_prompt_style(prompt_style)
     head = (
         "You are a helpful assistant. The assistant first thinks about the reasoning process in the mind "
-        "and then provides the user with the answer. " + _PROTOCOL
+        "and then provides the user with the answer. " + _protocol(prompt_style)
     )
     if prompt_style == "logic_rl":
         # Logic-RL's wording (two spaces after the protocol sentence, as upstream), role word substituted.
@@ -86,8 +102,8 @@ def base_prompt(quiz: str, roles: RolePair, prompt_style: str, think_prefilled: 
     else:
         instruction = (
             "The user asks a question, and the Assistant solves it. The assistant first thinks about the reasoning "
-            "process in the mind and then provides the user with the final answer. " + _PROTOCOL + " Now the user "
-            "asks you to solve a logical reasoning problem. " + _schematic_answer_format(roles)
+            "process in the mind and then provides the user with the final answer. " + _protocol(prompt_style)
+            + " Now the user asks you to solve a logical reasoning problem. " + _schematic_answer_format(roles)
         )
     return f"{instruction}\n\nUser:{quiz}\nAssistant:" + (f" {THINK_OPEN}" if think_prefilled else "")
 

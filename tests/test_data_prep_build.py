@@ -344,3 +344,37 @@ def test_rebuild_reports_files_it_did_not_write(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "note: 4 parquet file(s)" in printed and "2ppl/train.parquet" in printed
     assert json.loads((out / "stats.json").read_text())["totals"] == {"test": 4}
+
+
+def _pasteable_responses(instruction: str) -> list[str]:
+    """Every substring of ``instruction`` that passes the strict format as a response, pasted after a
+    prefilled ``<think>`` or on its own (starts anywhere, ends just after a ``</answer>``)."""
+    from reward_fns.kk_format import split_response
+
+    ends = [i + len("</answer>") for i in range(len(instruction)) if instruction.startswith("</answer>", i)]
+    found = []
+    for start in range(len(instruction)):
+        for end in ends:
+            if end > start:
+                piece = instruction[start:end]
+                if split_response(piece, think_prefilled=True).format_error == "" or \
+                        split_response(piece, think_prefilled=False).format_error == "":
+                    found.append(piece)
+    return found
+
+
+@pytest.mark.parametrize("template", ["instruct", "base"])
+def test_only_no_example_prompts_hold_no_pasteable_well_formed_response(template):
+    from data_prep.roles import RolePair
+    from data_prep.templates import build_prompt
+
+    roles = RolePair("knight", "knave")
+    pasteable = {}
+    for style in ("logic_rl", "schematic", "no_example"):
+        messages = build_prompt("QUIZ", roles, template, style, think_prefilled=True)
+        instruction = "\n".join(m["content"] for m in messages)
+        pasteable[style] = _pasteable_responses(instruction)
+    # The demonstrated tag sentence is a ready-made well-formed response; the no_example wording is not.
+    assert any("reasoning process here </think><answer> answer here </answer>" in p for p in pasteable["logic_rl"])
+    assert pasteable["schematic"]
+    assert pasteable["no_example"] == []

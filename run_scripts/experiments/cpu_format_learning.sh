@@ -5,7 +5,8 @@
 #   VARIANT=learn   bash run_scripts/experiments/cpu_format_learning.sh   # lr 1e-5, <think> prefilled
 #   VARIANT=control bash run_scripts/experiments/cpu_format_learning.sh   # lr 0: nothing can learn
 #   VARIANT=noprefill bash run_scripts/experiments/cpu_format_learning.sh # lr 1e-5, no prefill
-#   VARIANT=learn PROMPT_STYLE=schematic RUN_NAME=learn_schematic bash ...  # no pasteable example
+#   VARIANT=learn PROMPT_STYLE=schematic RUN_NAME=learn_schematic bash ...  # no example answer
+#   VARIANT=learn PROMPT_STYLE=no_example RUN_NAME=learn_no_example bash ... # nothing pasteable at all
 # Any knob below can be overridden by its environment variable, and trailing
 # arguments are Hydra overrides.  Each variant writes runs/cpu_format_learning/<variant>/
 # plus memory.json (peak memory of the whole process tree and of the system).
@@ -23,8 +24,10 @@ esac
 source "$HERE/../common.sh"
 
 # Data: 2- and 3-person puzzles.  PROMPT_STYLE=logic_rl is the original wording,
-# whose literal example answer "(1) Zoey is a knight" can be copied;
-# PROMPT_STYLE=schematic states the format with placeholders only.
+# whose tag example "<think> reasoning process here </think><answer> answer here
+# </answer>" passes the format when pasted; PROMPT_STYLE=schematic keeps that but
+# gives the answer lines as placeholders; PROMPT_STYLE=no_example names the tags in
+# words, so no part of the instruction is a well-formed response (data_prep/templates.py).
 : "${PROMPT_STYLE:=logic_rl}"
 : "${RUN_NAME:=$VARIANT}"            # runs/cpu_format_learning/<RUN_NAME>/
 if [[ "$PREFILL" == 1 ]]; then PREFILL_FLAG=--prefill-think; else PREFILL_FLAG=--no-prefill-think; fi
