@@ -6,7 +6,7 @@ Reads the ``per_step.csv`` that ``python -m analysis report`` wrote for each run
         --run control=runs/.../control/analysis --out docs/experiments/cpu_format_learning
 
 writes ``<out>_rewards.png`` (the four reward curves), ``<out>_length.png`` (mean
-response length with the p10-p90 band, and min/max) and ``<out>_summary.csv``
+response length with the p10-p90 band, and min/max for up to two runs) and ``<out>_summary.csv``
 (first-5 / last-10 means of the reward curves, length, zero-variance groups and
 the well-formed responses' median think length per run).
 """
@@ -44,11 +44,22 @@ def load_runs(specs: list[str]) -> dict[str, pd.DataFrame]:
     return runs
 
 
+# Runs that never leave the floor (-3.0, ratio 1.0) draw on top of each other: distinct line
+# styles and markers, and widths shrinking from the first run to the last, keep each one visible.
+STYLES = [("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"), ((0, (5, 1)), "v"), ((0, (1, 2)), "P")]
+
+
+def _style(index: int, n_runs: int) -> dict:
+    linestyle, marker = STYLES[index % len(STYLES)]
+    width = 1.2 + 2.0 * (n_runs - 1 - index) / max(n_runs - 1, 1)
+    return {"linestyle": linestyle, "marker": marker, "markersize": 2.5 + width, "linewidth": width}
+
+
 def plot_rewards(runs: dict[str, pd.DataFrame], out: Path) -> None:
     fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
     for ax, (column, title) in zip(axes.flat, CURVES):
-        for name, frame in runs.items():
-            ax.plot(frame["step"], frame[column], marker=".", label=name)
+        for index, (name, frame) in enumerate(runs.items()):
+            ax.plot(frame["step"], frame[column], label=name, **_style(index, len(runs)))
         ax.set_title(title)
         ax.grid(alpha=0.3)
     for ax in axes[1]:
@@ -63,15 +74,17 @@ def plot_rewards(runs: dict[str, pd.DataFrame], out: Path) -> None:
 def plot_length(runs: dict[str, pd.DataFrame], out: Path) -> None:
     fig, ax = plt.subplots(figsize=(9, 5))
     unit = "tokens"
-    for name, frame in runs.items():
+    extremes = len(runs) <= 2  # min/max lines of more runs are unreadable
+    for index, (name, frame) in enumerate(runs.items()):
         unit = str(frame["length_unit"].iloc[0]) if "length_unit" in frame else unit
-        line = ax.plot(frame["step"], frame["len_mean"], marker=".", label=f"{name} mean")[0]
-        ax.fill_between(frame["step"], frame["len_p10"], frame["len_p90"], color=line.get_color(), alpha=0.15,
+        line = ax.plot(frame["step"], frame["len_mean"], label=f"{name} mean", **_style(index, len(runs)))[0]
+        ax.fill_between(frame["step"], frame["len_p10"], frame["len_p90"], color=line.get_color(), alpha=0.12,
                         label=f"{name} p10-p90")
-        ax.plot(frame["step"], frame["len_min"], ls=":", color=line.get_color(), lw=1)
-        ax.plot(frame["step"], frame["len_max"], ls="--", color=line.get_color(), lw=1)
+        if extremes:
+            ax.plot(frame["step"], frame["len_min"], ls=":", color=line.get_color(), lw=1)
+            ax.plot(frame["step"], frame["len_max"], ls="--", color=line.get_color(), lw=1)
     ax.set_xlabel("training step")
-    ax.set_ylabel(f"response length ({unit}); dotted = min, dashed = max")
+    ax.set_ylabel(f"response length ({unit})" + ("; dotted = min, dashed = max" if extremes else ""))
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
