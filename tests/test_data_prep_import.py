@@ -20,8 +20,6 @@ def fixture_records() -> list[dict]:
     return [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
 
 
-
-
 def call_main(args: list[str]) -> int:
     try:
         return import_kk.main(args)

@@ -29,6 +29,7 @@ CURVES = [
     ("format_error_rate", "format-error ratio"),
     ("wrong_answer_rate", "wrong-answer ratio"),
 ]
+SUMMARY_EXTRAS = ("len_mean", "zero_variance_group_rate", "well_formed_think_chars_median")
 
 
 def load_runs(specs: list[str]) -> dict[str, pd.DataFrame]:
@@ -96,9 +97,9 @@ def summary(runs: dict[str, pd.DataFrame]) -> pd.DataFrame:
     rows = []
     for name, frame in runs.items():
         row = {"run": name, "steps": int(frame["step"].max())}
-        extras = [("len_mean", ""), ("zero_variance_group_rate", ""), ("well_formed_think_chars_median", "")]
-        for column, _ in CURVES + [extra for extra in extras if extra[0] in frame]:
-            # means over the steps that have a value (a step without well-formed responses has no think median)
+        # SUMMARY_EXTRAS present in the file (per_step.csv from before the think column lacks it); means
+        # are over the steps that have a value (a step without well-formed responses has no think median)
+        for column in [column for column, _ in CURVES] + [column for column in SUMMARY_EXTRAS if column in frame]:
             row[f"{column}_first5"] = frame[column].head(5).mean()
             row[f"{column}_last10"] = frame[column].tail(10).mean()
         rows.append(row)
