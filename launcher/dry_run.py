@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import dataclasses
 import importlib.util
 import io
 import logging
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from launcher import startup
 from launcher.memory import (
     MemoryEstimate,
     ModelSpec,
@@ -75,6 +77,7 @@ class DryRunResult:
     checks: list[Check] = field(default_factory=list)
     memory: MemoryEstimate | None = None
     memory_note: str = ""
+    startup: startup.StartupValues | None = None
 
     @property
     def errors(self) -> list[Check]:
@@ -397,12 +400,22 @@ def dry_run(
     except (TypeError, ValueError) as exc:  # e.g. a non-integer batch size that veRL's check already flagged
         result.checks.append(Check("batch-size rules", "error", f"cannot evaluate: {_one_line(exc)}"))
 
+    if spec is not None and spec.hf_config is not None:
+        try:
+            with _stdout_to_stderr():
+                result.startup = startup.resolve(cfg, spec.hf_config)
+            result.checks.append(Check("start-up values (veRL/transformers code)", "ok"))
+        except Exception as exc:  # noqa: BLE001 - StartupError, or what veRL's own code raises
+            result.checks.append(Check("start-up values (veRL/transformers code)", "error", _one_line(exc)))
+
     device = str(cfg.trainer.get("device", "cuda"))
     if spec is not None and device == "cpu":
         result.memory_note = "no GPU memory estimate: trainer.device=cpu"
     elif spec is not None:
         try:
             setup = TrainingSetup.from_config(cfg, gpu_mem_gib=gpu_mem_gib)
+            if result.startup is not None:
+                setup = dataclasses.replace(setup, max_model_len=result.startup.max_model_len)
         except (TypeError, ValueError) as exc:
             result.memory_note = f"no memory estimate: {_one_line(exc)}"
         else:
@@ -413,11 +426,19 @@ def dry_run(
                 "memory estimate", "ok" if peak <= result.memory.capacity_bytes else severity,
                 "" if peak <= result.memory.capacity_bytes else
                 f"estimated peak {peak / 1024**3:.1f} GiB in '{phase}' exceeds {gpu_mem_gib:g} GiB per GPU"))
+            # vLLM refuses to start unless its KV cache holds one max_model_len sequence
+            # (vllm/v1/core/kv_cache_utils.py); its free memory is measured on the GPU, so the estimate
+            # stands in for it here.
+            length = setup.vllm_max_model_len
+            source = result.startup.max_model_len_source if result.startup else "prompt + response"
             result.checks.append(Check(
-                "KV cache holds one sequence", "ok" if result.memory.kv.holds_one_sequence else severity,
+                "KV cache holds one max_model_len sequence", "ok" if result.memory.kv.holds_one_sequence else "error",
                 "" if result.memory.kv.holds_one_sequence else
-                f"vLLM's KV cache ({result.memory.kv.capacity_tokens} tokens) cannot hold one sequence of "
-                f"{setup.max_seq_len} tokens: raise gpu_memory_utilization or tensor_model_parallel_size"))
+                f"{startup.MAX_MODEL_LEN_KEY} is {length:,} ({source}), but vLLM's KV cache "
+                f"({result.memory.kv.capacity_tokens:,} tokens at gpu_memory_utilization="
+                f"{setup.gpu_memory_utilization:g}) cannot hold one sequence that long, so vLLM refuses to start: set "
+                f"{startup.MAX_MODEL_LEN_KEY}={setup.max_seq_len} (max_prompt_length + max_response_length), or "
+                "raise gpu_memory_utilization or tensor_model_parallel_size"))
     return result
 
 
@@ -501,6 +522,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for check in result.checks:
         print(check.line())
     print()
+    if result.startup is not None:
+        print("# start-up values (as veRL's workers resolve them)")
+        print("\n".join(result.startup.lines()))
+        print()
     if result.memory is not None:
         print(result.memory.to_table())
     else:

@@ -66,6 +66,9 @@ class ModelSpec:
     head_dim: int
     qkv_bias: bool = False
     max_position_embeddings: int | None = None
+    # The config.json mapping it came from: the start-up checks build transformers' and veRL's own
+    # objects from it (launcher/startup.py).
+    hf_config: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def kv_dim(self) -> int:
@@ -111,6 +114,7 @@ def spec_from_hf_config(config: Mapping[str, Any], name: str) -> ModelSpec:
             head_dim=head_dim,
             qkv_bias=qkv_bias,
             max_position_embeddings=config.get("max_position_embeddings"),
+            hf_config=dict(config),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelSpecError(f"model config for {name} lacks or mangles an architecture field ({exc})") from exc
@@ -189,6 +193,8 @@ class TrainingSetup:
     max_num_batched_tokens: int = 8192
     free_cache_engine: bool = True
     enforce_eager: bool = False
+    # vLLM's context limit as the rollout worker resolves it (launcher.startup); None: prompt + response.
+    max_model_len: int | None = None
 
     @property
     def world_size(self) -> int:
@@ -199,6 +205,11 @@ class TrainingSetup:
     def max_seq_len(self) -> int:
         """Longest sequence a step can produce: prompt + response."""
         return self.prompt_length + self.response_length
+
+    @property
+    def vllm_max_model_len(self) -> int:
+        """The one sequence length vLLM insists its KV cache can hold at start."""
+        return self.max_model_len or self.max_seq_len
 
     @classmethod
     def from_config(cls, cfg: Any, gpu_mem_gib: float) -> TrainingSetup:
@@ -245,6 +256,7 @@ class TrainingSetup:
             max_num_batched_tokens=int(get(f"{rollout}.max_num_batched_tokens", 8192)),
             free_cache_engine=bool(get(f"{rollout}.free_cache_engine", True)),
             enforce_eager=bool(get(f"{rollout}.enforce_eager", False)),
+            max_model_len=None if get(f"{rollout}.max_model_len") is None else int(get(f"{rollout}.max_model_len")),
         )
 
 
@@ -447,7 +459,7 @@ def kv_cache_plan(spec: ModelSpec, setup: TrainingSetup) -> KVCachePlan:
         sequences_per_replica=per_replica,
         concurrent_sequences=concurrent,
         tokens_needed=concurrent * setup.max_seq_len,
-        full_length_concurrency=capacity // setup.max_seq_len,
+        full_length_concurrency=capacity // setup.vllm_max_model_len,
     )
 
 

@@ -90,6 +90,35 @@ def check_model(model: str) -> None:
             )
 
 
+def check_attention_impl(model: str, attn_implementation: str) -> None:
+    """The actor's attention can be imported here, on the machine that launches (one line if not).
+
+    Checked with transformers' own model construction (launcher.startup); a hub id not in the cache or
+    the built-in table is left to veRL.
+    """
+    from launcher.memory import ModelSpecError, load_model_spec
+    from launcher.startup import StartupError, check_attention
+
+    name = model
+    path = Path(model).expanduser()
+    if not path.exists() and HF_REPO_ID.match(model):
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = try_to_load_from_cache(model, "config.json")
+            name = cached if isinstance(cached, str) else model
+        except ImportError:
+            pass
+    try:
+        spec = load_model_spec(name)
+    except ModelSpecError:
+        return
+    try:
+        check_attention(attn_implementation, spec.hf_config or {})
+    except StartupError as exc:
+        raise PreflightError(str(exc)) from None
+
+
 def check_reward(reward_file: Path, function_name: str) -> None:
     """Import the reward module by path, the way veRL does, and find the function."""
     if not reward_file.is_file():
@@ -141,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefill", type=int, default=1, choices=(0, 1))
     parser.add_argument("--reward-file", type=Path, required=True)
     parser.add_argument("--reward-name", default="compute_score")
+    parser.add_argument("--attn-impl", help="the actor's attn_implementation: fail here if it cannot be imported")
     parser.add_argument("--json", action="store_true", help="print a JSON summary instead of the override")
     args = parser.parse_args(argv)
     if not args.config_only and (not args.data or not args.model):
@@ -151,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             template, think_prefilled = check_data(args.data)
             check_model(args.model)
+            if args.attn_impl:
+                check_attention_impl(args.model, args.attn_impl)
         check_reward(args.reward_file, args.reward_name)
         override = chat_template_override(template, think_prefilled)
     except PreflightError as exc:

@@ -67,6 +67,12 @@ kk_default N_GPUS 4 1                                     # Logic-RL: 4xA100
 kk_default NNODES 1 1
 kk_default ALGO grpo grpo                                 # Logic-RL: GRPO (REINFORCE++ the faster alternative)
 kk_default LOGGERS "console,file,wandb" "console,file,wandb"
+# The actor's attention (transformers' attn_implementation).  veRL's default is
+# flash_attention_2, which needs the flash-attn package; verl[vllm] does not bring
+# it, and PyPI has flash-attn 2.8.3 only as source (nvcc + a long CUDA build), so
+# both profiles use torch's own SDPA (see README "Attention").  ATTN_IMPL=flash_attention_2 once flash-attn
+# is installed; the dry run and preflight refuse one that cannot be imported.
+kk_default ATTN_IMPL sdpa sdpa
 : "${EXPERIMENT:=logic_rl_${PROFILE}}"
 : "${RUNS_DIR:=runs}"
 : "${DATA_DIR:=data/kk}"
@@ -117,7 +123,6 @@ KK_CPU_OVERRIDES=(
   trainer.device=cpu
   actor_rollout_ref.actor.strategy=fsdp2
   actor_rollout_ref.ref.strategy=fsdp2
-  +actor_rollout_ref.model.override_config.attn_implementation=sdpa
   actor_rollout_ref.model.use_remove_padding=False
   actor_rollout_ref.model.enable_gradient_checkpointing=False
   actor_rollout_ref.actor.use_torch_compile=False
@@ -223,7 +228,7 @@ kk_run_stage() {
         --template "${TEMPLATE:-instruct}" --reward-file "$reward_file")" || exit 2
   else
     chat_override="$("$PYTHON" -m launcher.preflight --data "${data_files[@]}" \
-        --model "$model_path" --reward-file "$reward_file")" || exit 2
+        --model "$model_path" --attn-impl "$ATTN_IMPL" --reward-file "$reward_file")" || exit 2
   fi
 
   logger_list="$LOGGERS"
@@ -242,6 +247,7 @@ kk_run_stage() {
     "data.filter_overlong_prompts=True"
     "data.truncation=error"
     "actor_rollout_ref.model.path=$model_path"
+    "+actor_rollout_ref.model.override_config.attn_implementation=$ATTN_IMPL"
     "actor_rollout_ref.actor.optim.lr=$LR"
     "actor_rollout_ref.actor.ppo_mini_batch_size=$MINI_BATCH"
     "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=$MICRO_BATCH"
@@ -257,6 +263,15 @@ kk_run_stage() {
     "actor_rollout_ref.rollout.top_k=$TOP_K"
     "actor_rollout_ref.rollout.gpu_memory_utilization=${GPU_MEM_UTIL:-0.7}"
     "actor_rollout_ref.rollout.tensor_model_parallel_size=${TP_SIZE:-1}"
+    # Unset, veRL gives vLLM the model's max_position_embeddings (1,010,000 for the
+    # 1M model), and vLLM refuses to start when its KV cache cannot hold that.
+    "actor_rollout_ref.rollout.max_model_len=$((MAX_PROMPT_LEN + MAX_RESPONSE_LEN))"
+    # Qwen2.5-*-1M configs carry dual_chunk_attention_config; vLLM then builds
+    # dual-chunk rotary + attention layers that its current attention backends do
+    # not take (on CPU it fails at start).  Below chunk_size (262,144) tokens the
+    # result equals ordinary attention, which is what the HF actor computes, so
+    # the rollout drops the key.  No effect on models without it.
+    "+actor_rollout_ref.rollout.engine_kwargs.vllm.hf_overrides={dual_chunk_attention_config:null}"
     "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=$MICRO_BATCH"
     "actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=$MICRO_BATCH"
     "actor_rollout_ref.rollout.val_kwargs.temperature=${VAL_TEMPERATURE:-0}"

@@ -59,6 +59,40 @@ def test_gpu_dry_run_of_stage_script(stage, tmp_path):
     assert "<think>" in cfg.actor_rollout_ref.model.custom_chat_template
 
 
+@pytest.mark.parametrize("stage", sorted(STAGE_SCRIPTS))
+def test_gpu_dry_run_prints_what_the_workers_resolve(stage, tmp_path):
+    proc = run_script(f"{stage}.sh", tmp_path, PROFILE="gpu", DRY_RUN="1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # prompt cap 512 + response cap 4096; torch's SDPA (see README "Attention")
+    assert "max_model_len       4,608 (set)" in proc.stdout
+    assert "attn_implementation sdpa (set, importable here)" in proc.stdout
+
+
+# The three start-up faults of the GPU profile, each put back by one override: the dry run
+# must stop with one line that names the setting and the fix (launcher/startup.py).
+FAULTS = {
+    "max_model_len": ("actor_rollout_ref.rollout.max_model_len=null",
+                      ["max_model_len is 1,010,000", "max_model_len=4608"]),
+    "attention": ("actor_rollout_ref.model.override_config.attn_implementation=flash_attention_2",
+                  ["attn_implementation=flash_attention_2 cannot be used here", "ATTN_IMPL=sdpa"]),
+    "dual_chunk": ("~actor_rollout_ref.rollout.engine_kwargs.vllm.hf_overrides",
+                   ["dual_chunk_attention_config", "hf_overrides={dual_chunk_attention_config:null}"]),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+def test_gpu_dry_run_refuses_each_start_up_fault(fault, tmp_path):
+    if fault == "attention":
+        import importlib.util
+
+        if importlib.util.find_spec("flash_attn") is not None:
+            pytest.skip("flash-attn is importable on this machine")
+    override, needles = FAULTS[fault]
+    line = one_error_line(run_script("stage2_hightemp.sh", tmp_path, override, PROFILE="gpu", DRY_RUN="1"))
+    for needle in needles:
+        assert needle in line, line
+
+
 def test_gpu_dry_run_of_anneal_sub_runs(tmp_path):
     proc = run_script("stage3_anneal.sh", tmp_path, PROFILE="gpu", DRY_RUN="1")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -122,3 +156,15 @@ def test_missing_previous_stage_is_named(tmp_path):
     line = one_error_line(run_script("stage2_hightemp.sh", tmp_path, PROFILE="cpu", MODEL="tiny",
                                      DATA_DIR=str(tmp_path / "data")))
     assert "stage1_warmup" in line
+
+
+def test_launch_refuses_attention_that_cannot_be_imported(tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("flash_attn") is not None:
+        pytest.skip("flash-attn is importable on this machine")
+    line = one_error_line(run_script(
+        "smoke_cpu.sh", tmp_path, PROFILE="cpu", MODEL="tiny", ATTN_IMPL="flash_attention_2",
+        SMOKE_DATA=str(tmp_path / "data"),
+    ))
+    assert "attn_implementation=flash_attention_2" in line and "ATTN_IMPL=sdpa" in line

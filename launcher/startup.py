@@ -1,0 +1,137 @@
+"""The values the GPU run's workers settle on at start-up, computed with veRL's and transformers' own code.
+
+The dry run used to re-check batch arithmetic only, so it could not see what veRL and vLLM fill in by
+themselves: the rollout's ``max_model_len`` (unset -> the model's ``max_position_embeddings``) and the
+actor's attention implementation (unset -> ``flash_attention_2``). Both stopped the first GPU run on
+paper. Here they are resolved the way the workers do it, and checked where the workers would fail:
+
+* ``max_model_len``: veRL's ``RolloutConfig`` dataclass, then veRL's own
+  ``get_max_position_embeddings`` on the model's config (the fallback of
+  ``vLLMHttpServer._validate_configs``), then the same bound veRL raises on.
+* attention: transformers builds the actor model class on the ``meta`` device with that implementation,
+  which runs its own availability check (``ImportError`` when flash-attn is missing) without memory.
+* dual-chunk attention: refused unless the rollout's ``hf_overrides`` removes it (:func:`check_dual_chunk`).
+* vLLM's start-up KV check (at least one ``max_model_len`` sequence) is in :mod:`launcher.memory`,
+  because it depends on the memory vLLM measures on the GPU, which only the estimate can stand in for.
+
+Also used by :mod:`launcher.preflight` on the machine that launches, so a real run fails with one line.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+ATTN_KEY = "actor_rollout_ref.model.override_config.attn_implementation"
+MAX_MODEL_LEN_KEY = "actor_rollout_ref.rollout.max_model_len"
+HF_OVERRIDES_KEY = "actor_rollout_ref.rollout.engine_kwargs.vllm.hf_overrides"
+DUAL_CHUNK_KEY = "dual_chunk_attention_config"
+# veRL 0.9.1 verl/workers/config/model.py (HFModelConfig.__post_init__): override_config.get(..., this).
+# Re-stated because building HFModelConfig loads the tokenizer and model files, which a dry run lacks.
+VERL_DEFAULT_ATTN = "flash_attention_2"
+
+
+class StartupError(ValueError):
+    """A value the workers would resolve and then fail on; the message is one line naming the setting."""
+
+
+@dataclass(frozen=True)
+class StartupValues:
+    """What the workers use: ``*_source`` says whether the config set it or a fallback filled it in."""
+
+    max_model_len: int
+    max_model_len_source: str
+    attn_implementation: str
+    attn_source: str
+
+    def lines(self) -> list[str]:
+        """Printable lines for the dry run and the launch banner."""
+        return [
+            f"max_model_len       {self.max_model_len:,} ({self.max_model_len_source})",
+            f"attn_implementation {self.attn_implementation} ({self.attn_source})",
+        ]
+
+
+def hf_config_object(hf_config: Mapping[str, Any]) -> Any:
+    """A transformers config object from a ``config.json`` mapping (offline, no hub)."""
+    from transformers import AutoConfig
+
+    fields = {key: value for key, value in hf_config.items() if not key.startswith("_")}
+    model_type = fields.pop("model_type", None)
+    if not model_type:
+        raise StartupError("the model's config.json has no model_type")
+    return AutoConfig.for_model(model_type, **fields)
+
+
+def check_attention(attn_implementation: str, hf_config: Mapping[str, Any]) -> None:
+    """Raise :class:`StartupError` if transformers cannot build the model with this attention here."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    config = hf_config_object(hf_config)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), torch.device("meta"):
+            warnings.simplefilter("ignore")
+            AutoModelForCausalLM.from_config(config, attn_implementation=attn_implementation)
+    except (ImportError, ValueError) as exc:
+        reason = " ".join(str(exc).split())
+        hint = ("install flash-attn built for this torch, or set ATTN_IMPL=sdpa"
+                if "flash" in attn_implementation else "use sdpa, eager or flash_attention_2")
+        raise StartupError(
+            f"{ATTN_KEY}={attn_implementation} cannot be used here: {reason[:300]} ({hint})"
+        ) from exc
+
+
+def resolve_max_model_len(cfg: Any, hf_config: Mapping[str, Any]) -> tuple[int, str]:
+    """``max_model_len`` as the vLLM rollout server resolves it; raises where veRL raises."""
+    from verl.utils.config import omega_conf_to_dataclass
+    from verl.workers.rollout.utils import get_max_position_embeddings
+
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rollout = omega_conf_to_dataclass(cfg.actor_rollout_ref.rollout)
+    limit = get_max_position_embeddings(hf_config_object(hf_config))
+    if rollout.max_model_len is None:
+        return limit, "unset: veRL falls back to the model's max_position_embeddings"
+    if int(rollout.max_model_len) > limit:  # vLLMHttpServer._validate_configs raises the same
+        raise StartupError(
+            f"{MAX_MODEL_LEN_KEY}={rollout.max_model_len} exceeds the model's max_position_embeddings ({limit})"
+        )
+    return int(rollout.max_model_len), "set"
+
+
+def check_dual_chunk(cfg: Any, hf_config: Mapping[str, Any]) -> None:
+    """Refuse a rollout that would build vLLM's dual-chunk attention (Qwen2.5-*-1M configs).
+
+    vLLM applies ``hf_overrides`` over config.json and builds dual-chunk rotary and attention layers when
+    the key is there; vLLM 0.32's attention backends take no such argument (on CPU it fails at start),
+    and the HF actor computes ordinary attention, so the log-probs of the two would differ by design.
+    """
+    from omegaconf import OmegaConf
+
+    overrides = OmegaConf.select(cfg, HF_OVERRIDES_KEY, default=None)
+    overrides = OmegaConf.to_container(overrides) if overrides is not None else {}
+    effective = {**hf_config, **(overrides or {})}
+    if effective.get(DUAL_CHUNK_KEY):
+        raise StartupError(
+            f"the model's config.json has {DUAL_CHUNK_KEY} and {HF_OVERRIDES_KEY} keeps it: vLLM would build "
+            "dual-chunk attention (its attention backends reject it; the actor computes ordinary attention): "
+            f"set +{HF_OVERRIDES_KEY}={{{DUAL_CHUNK_KEY}:null}} (identical below its chunk_size)"
+        )
+
+
+def resolve(cfg: Any, hf_config: Mapping[str, Any], check_attention_import: bool = True) -> StartupValues:
+    """Both values; raises :class:`StartupError` (one line) where a worker would fail."""
+    from omegaconf import OmegaConf
+
+    check_dual_chunk(cfg, hf_config)
+    max_model_len, length_source = resolve_max_model_len(cfg, hf_config)
+    attn = OmegaConf.select(cfg, ATTN_KEY, default=None)
+    attn_source = "set" if attn else "unset: veRL's default"
+    attn = str(attn or VERL_DEFAULT_ATTN)
+    if check_attention_import:
+        check_attention(attn, hf_config)
+        attn_source += ", importable here"
+    return StartupValues(max_model_len, length_source, attn, attn_source)
