@@ -21,7 +21,7 @@ MODEL = "Qwen/Qwen2.5-7B-Instruct-1M"
 N_GPUS = 4
 GPU_MEM_GIB = 80.0
 REPO_ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("stage1_warmup", "stage2_hightemp", "stage3_anneal")
+STAGES = ("stage1_warmup", "stage2_hightemp", "stage3_anneal", "paper_reinforce")  # run_scripts/<name>.sh
 
 
 @functools.lru_cache(maxsize=None)
@@ -33,7 +33,7 @@ def _script_overrides(stage: str) -> tuple[tuple[str, ...], ...]:
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VERL_", "VLLM_"))}
     env.update(PROFILE="gpu", PRINT_OVERRIDES="1", MODEL=MODEL, N_GPUS=str(N_GPUS), NNODES="1")
-    for knob in ("ROLLOUT_N", "TEMPERATURE", "LR", "TRAIN_BATCH", "MAX_RESPONSE_LEN", "ANNEAL_SCHEDULE"):
+    for knob in ("ROLLOUT_N", "TEMPERATURE", "LR", "TRAIN_BATCH", "MAX_RESPONSE_LEN", "ANNEAL_SCHEDULE", "ALGO"):
         env.pop(knob, None)  # the scripts' own GPU defaults, not a caller's experiment
     proc = subprocess.run(
         ["bash", str(REPO_ROOT / "run_scripts" / f"{stage}.sh")], cwd=REPO_ROOT, env=env,

@@ -177,8 +177,9 @@ kk_chain_from() {
   "$PYTHON" -m launcher.chain latest-weights "$ckpt" --stage-name "$prev" || exit 2
 }
 
-# kk_test_files N...: the test parquet of each number of people.
+# kk_test_files N... / kk_train_files N...: the test / train parquet of each number of people.
 kk_test_files() { local n; for n in "$@"; do printf '%s ' "$DATA_DIR/${n}ppl/test.parquet"; done; }
+kk_train_files() { local n; for n in "$@"; do printf '%s ' "$DATA_DIR/${n}ppl/train.parquet"; done; }
 
 # KL_COEF=0 drops the KL loss and with it the reference model (a whole forward pass).
 kk_is_zero() { awk -v x="$1" 'BEGIN { exit !(x + 0 == 0) }'; }
@@ -200,12 +201,33 @@ kk_banner() {
   kk_log "======================================================================"
 }
 
+# Settings every run shares (GPU | CPU).  A run script states only what differs,
+# before kk_run_stage; each value here is used only where the script left it unset.
+# Differences from the sources are listed in README.md ("Differences from the sources").
+kk_stage_defaults() {
+  kk_default TRAIN_BATCH 8 4                      # Logic-RL and the paper: train batch 8
+  kk_default MINI_BATCH "$TRAIN_BATCH" "$TRAIN_BATCH"   # one on-policy update per step
+  kk_default MICRO_BATCH 16 4                     # GPU: superseded by dynamic batch size (token budget)
+  kk_default TOP_P 1.0 1.0
+  kk_default TOP_K -1 -1
+  kk_default KL_COEF 0.001 0.001                  # Logic-RL: KL loss 0.001, low_var_kl
+  kk_default ENTROPY_COEFF 0.001 0                # Logic-RL's fork: 0.001; CPU: 0, as measured in docs/experiments
+  kk_default EPOCHS 1 1
+  kk_default MAX_PROMPT_LEN 512 512               # K&K prompts are under 300 tokens (Logic-RL)
+  kk_default MAX_RESPONSE_LEN 4096 256            # the paper: 4096 (Logic-RL's main_grpo.sh: 2048); CPU: docs/gpu_memory_plan.md
+  kk_default VAL_MAX_SAMPLES "" 8                 # CPU: a small random validation subset
+  kk_default SAVE_FREQ 50 2
+  kk_default TEST_FREQ 10 2
+  kk_default VAL_BEFORE_TRAIN False False
+  kk_default INIT_MODEL "$MODEL" "$MODEL"
+}
+
 # kk_run_stage STAGE [extra hydra overrides...]
-# Needs: TRAIN_FILES VAL_FILES TRAIN_BATCH ROLLOUT_N TEMPERATURE TOP_P TOP_K LR
-#        KL_COEF EPOCHS MAX_PROMPT_LEN MAX_RESPONSE_LEN MINI_BATCH MICRO_BATCH
-#        INIT_MODEL; optional TOTAL_STEPS SAVE_FREQ TEST_FREQ GPU_MEM_UTIL TP_SIZE
+# Needs: TRAIN_FILES VAL_FILES ROLLOUT_N TEMPERATURE LR, plus kk_stage_defaults'
+# settings; optional TOTAL_STEPS GPU_MEM_UTIL TP_SIZE
 kk_run_stage() {
   local stage="$1"; shift
+  kk_stage_defaults
   local out model_path chat_override logger_list
   # Paths handed to veRL are made absolute here: Ray workers (on other nodes
   # too, with a shared filesystem) do not share this shell's working directory.
@@ -254,7 +276,7 @@ kk_run_stage() {
     "actor_rollout_ref.actor.use_kl_loss=$(kk_is_zero "$KL_COEF" && echo False || echo True)"
     "actor_rollout_ref.actor.kl_loss_coef=$KL_COEF"
     "actor_rollout_ref.actor.kl_loss_type=low_var_kl"
-    "actor_rollout_ref.actor.entropy_coeff=0"
+    "actor_rollout_ref.actor.entropy_coeff=$ENTROPY_COEFF"
     "actor_rollout_ref.actor.checkpoint.save_contents=[model,optimizer,extra,hf_model]"
     "actor_rollout_ref.rollout.name=vllm"
     "actor_rollout_ref.rollout.n=$ROLLOUT_N"

@@ -15,20 +15,9 @@ kk_default ANNEAL_SCHEDULE "1.1:3e-7: 1.0:2.5e-7: 0.9:2e-7:" "1.1:1e-5:1 0.9:5e-
 
 kk_default TRAIN_FILES "$DATA_DIR/5ppl/train.parquet" "$DATA_DIR/5ppl/train.parquet"
 kk_default VAL_FILES "$(kk_test_files 2 3 4 5 6 7 8)" "$(kk_test_files 3 5)"
-kk_default VAL_MAX_SAMPLES "" 8
-kk_default TRAIN_BATCH 8 4                      # Logic-RL: train batch 8
 kk_default ROLLOUT_N 16 4                       # Logic-RL: 16 rollouts per prompt in stage 3
-kk_default TOP_P 1.0 1.0                        # back to normal sampling
-kk_default TOP_K -1 -1
-kk_default KL_COEF 0.001 0.001
-kk_default EPOCHS 1 1                           # per sub-run; three sub-runs = 3 epochs (guidance: 2-3)
-kk_default MAX_PROMPT_LEN 512 512
-kk_default MAX_RESPONSE_LEN 4096 256
-kk_default MINI_BATCH 8 4
-kk_default MICRO_BATCH 16 4
 kk_default SAVE_FREQ 50 1
 kk_default TEST_FREQ 10 1
-kk_default VAL_BEFORE_TRAIN False False
 
 read -r -a SCHEDULE <<< "$ANNEAL_SCHEDULE"
 [[ ${#SCHEDULE[@]} -gt 0 ]] || kk_die "ANNEAL_SCHEDULE is empty"

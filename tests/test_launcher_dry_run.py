@@ -36,9 +36,12 @@ def test_gpu_profile_stage_resolves_and_validates(gpu_stage: tuple[str, list[str
     result = dry_run(overrides)
     assert not result.errors, [c.line() for c in result.errors]
     cfg = result.config
-    expected_n = {"stage1_warmup": 32, "stage2_hightemp": 64, "stage3_anneal": 16}[stage]
+    expected_n = {"stage1_warmup": 32, "stage2_hightemp": 64, "stage3_anneal": 16, "paper_reinforce": 8}[stage]
     assert cfg.actor_rollout_ref.rollout.n == expected_n
-    assert cfg.algorithm.adv_estimator == "grpo"
+    assert cfg.algorithm.adv_estimator == ("reinforce_plus_plus" if stage == "paper_reinforce" else "grpo")
+    # what the workers settle on (launcher/startup.py), the same for every recipe
+    assert result.startup is not None and result.startup.max_model_len == 512 + 4096
+    assert result.startup.attn_implementation == "sdpa"
     # Interpolations of veRL's config follow our overrides (the ref budget derives from the actor's).
     assert OmegaConf.select(cfg, "actor_rollout_ref.ref.log_prob_max_token_len_per_gpu") == 16384
     names = {check.name for check in result.checks}

@@ -16,8 +16,10 @@ from omegaconf import OmegaConf
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STAGE_SCRIPTS = {
-    "stage1_warmup": {"n": 32, "temperature": 1.0, "lr": 4e-7, "files": "3ppl"},
-    "stage2_hightemp": {"n": 64, "temperature": 1.2, "lr": 4e-7, "files": "5ppl"},
+    "stage1_warmup": {"n": 32, "temperature": 1.0, "lr": 4e-7, "files": ["3ppl"], "algo": "grpo"},
+    "stage2_hightemp": {"n": 64, "temperature": 1.2, "lr": 4e-7, "files": ["5ppl"], "algo": "grpo"},
+    "paper_reinforce": {"n": 8, "temperature": 0.7, "lr": 4e-7, "algo": "reinforce_plus_plus",
+                        "files": ["3ppl", "4ppl", "5ppl", "6ppl", "7ppl"]},
 }
 ANNEAL = [(1.1, 3e-7), (1.0, 2.5e-7), (0.9, 2e-7)]
 
@@ -53,8 +55,10 @@ def test_gpu_dry_run_of_stage_script(stage, tmp_path):
     assert cfg.data.train_batch_size == 8
     assert cfg.trainer.n_gpus_per_node == 4
     assert cfg.actor_rollout_ref.actor.kl_loss_coef == pytest.approx(0.001)
-    assert cfg.algorithm.adv_estimator == "grpo"
-    assert all(want["files"] in f for f in cfg.data.train_files)
+    assert cfg.actor_rollout_ref.actor.entropy_coeff == pytest.approx(0.001)  # Logic-RL's fork
+    assert cfg.actor_rollout_ref.rollout.max_model_len == 512 + 4096
+    assert cfg.algorithm.adv_estimator == want["algo"]
+    assert [f.split("/")[-2] for f in cfg.data.train_files] == want["files"]
     assert len(cfg.data.val_files) == 7  # N = 2..8
     assert "<think>" in cfg.actor_rollout_ref.model.custom_chat_template
 
