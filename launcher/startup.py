@@ -135,3 +135,31 @@ def resolve(cfg: Any, hf_config: Mapping[str, Any], check_attention_import: bool
         check_attention(attn, hf_config)
         attn_source += ", importable here"
     return StartupValues(max_model_len, length_source, attn, attn_source)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m launcher.startup check-attention IMPL [--model NAME_OR_PATH]``: 0, or one ``error:`` line."""
+    import argparse
+    import sys
+
+    from launcher.memory import ModelSpecError, load_model_spec
+
+    parser = argparse.ArgumentParser(prog="python -m launcher.startup")
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check-attention", help="can the actor be built with this attention here?")
+    check.add_argument("attn_implementation")
+    check.add_argument("--model", default="Qwen/Qwen2.5-7B-Instruct-1M",
+                       help="local HF folder or a name of launcher/model_specs.json")
+    args = parser.parse_args(argv)
+    try:
+        spec = load_model_spec(args.model)
+        check_attention(args.attn_implementation, spec.hf_config or {})
+    except (ModelSpecError, StartupError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"attn_implementation={args.attn_implementation}: the actor can be built with it here")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

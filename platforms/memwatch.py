@@ -48,6 +48,18 @@ def ray_rss() -> int:
     return total
 
 
+def gpu_used_bytes() -> list[int] | None:
+    """Memory used on each GPU (all processes, as nvidia-smi shows it), or None without NVML."""
+    try:
+        import pynvml  # nvidia-ml-py: installed with vLLM's GPU build
+
+        pynvml.nvmlInit()
+        count = pynvml.nvmlDeviceGetCount()
+        return [int(pynvml.nvmlDeviceGetMemoryInfo(pynvml.nvmlDeviceGetHandleByIndex(i)).used) for i in range(count)]
+    except Exception:  # noqa: BLE001 - no NVML library, no driver, no GPU: nothing to sample
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m platforms.memwatch", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="JSON file for the peaks")
@@ -74,7 +86,11 @@ def main(argv: list[str] | None = None) -> int:
         return handle.is_running() and handle.status() != psutil.STATUS_ZOMBIE
 
     peak_tree = peak_ray = peak_system = 0
+    has_gpu = gpu_used_bytes() is not None
+    peak_gpu = 0
     while running():
+        if has_gpu:
+            peak_gpu = max([peak_gpu, *(gpu_used_bytes() or [])])
         try:
             peak_tree = max(peak_tree, tree_rss(handle))
         except psutil.NoSuchProcess:
@@ -93,6 +109,8 @@ def main(argv: list[str] | None = None) -> int:
         "peak_system_used_above_baseline_gib": round(peak_system / GIB, 2),
         "interval_s": args.interval,
     }
+    if has_gpu:
+        result["peak_gpu_used_gib"] = round(peak_gpu / GIB, 2)  # the busiest GPU, all its processes
     args.out.parent.mkdir(parents=True, exist_ok=True)
     tmp = args.out.with_suffix(args.out.suffix + ".tmp")
     tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

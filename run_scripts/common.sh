@@ -152,6 +152,10 @@ KK_GPU_OVERRIDES=(
   actor_rollout_ref.actor.fsdp_config.optimizer_offload=True
   actor_rollout_ref.ref.fsdp_config.param_offload=True
   actor_rollout_ref.rollout.free_cache_engine=True
+  # The entropy bonus (ENTROPY_COEFF) needs the entropy with its gradient: computed in
+  # 2048-token chunks and recomputed in backward, so no second logits-sized tensor.
+  actor_rollout_ref.actor.entropy_from_logits_with_chunking=True
+  actor_rollout_ref.actor.entropy_checkpointing=True
 )
 
 # ---------------------------------------------------------------- helpers

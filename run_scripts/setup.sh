@@ -71,6 +71,16 @@ elif [[ "$FLAVOUR" == cpu ]]; then
   log "re-froze constraints-cpu.txt"
 else
   "${PIP[@]}" -r requirements.txt
+  # FLASH_ATTN=1: veRL's own extra for flash-attn (2.8.3, built from source: needs nvcc,
+  # and a long compile); then run with ATTN_IMPL=flash_attention_2.
+  if [[ "${FLASH_ATTN:-0}" == 1 ]]; then
+    log "flash-attn (verl[flash-attn-cu130torch211], a source build)"
+    "${PIP[@]}" --no-build-isolation "verl[flash-attn-cu130torch211]==0.9.1"
+  fi
+  .venv/bin/python -c "import torch, verl, vllm, transformers" \
+    || die "the GPU environment does not import (torch/verl/vllm/transformers); delete .venv and retry"
+  # The actor's attention must import here, or the first step fails inside a Ray worker.
+  .venv/bin/python -m launcher.startup check-attention "${ATTN_IMPL:-sdpa}" >&2 || exit 2
 fi
 
 prepare_models
