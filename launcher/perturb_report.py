@@ -79,8 +79,9 @@ class LiMemRow:
 
 
 def quiz_of(text: str) -> str | None:
+    """The puzzle text in ``text``, whitespace normalised (decoding may not give back every space)."""
     match = QUIZ.search(text)
-    return match.group(0) if match else None
+    return " ".join(match.group(0).split()) if match else None
 
 
 def read_rows(paths: Sequence[Path]) -> dict[str, list[Key]]:
