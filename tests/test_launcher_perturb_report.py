@@ -94,3 +94,26 @@ def test_unknown_rows_and_files_are_one_line_errors(scored, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: no record") and err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_limem_trend_collects_every_checkpoint(scored, tmp_path, capsys):
+    from launcher import limem_trend
+
+    base = ["--name", "m", "--dump", str(scored["root"] / "validation"), "--data", *map(str, scored["files"]), "--no-plot"]
+    for step in (20, 10):
+        assert main([*base, "--out", str(tmp_path / f"step{step}")]) == 0
+    capsys.readouterr()
+    out = tmp_path / "trend"
+    assert limem_trend.main(["--name", "m", "--out", str(out), f"20={tmp_path / 'step20'}", f"10={tmp_path / 'step10'}"]) == 0
+    printed = capsys.readouterr().out
+    with (tmp_path / "step10" / "limem.csv").open() as handle:
+        one = list(csv.DictReader(handle))
+    with (out / "limem_by_step.csv").open() as handle:
+        trend = list(csv.DictReader(handle))
+    assert [r["step"] for r in trend] == ["10"] * len(one) + ["20"] * len(one)
+    assert [{k: v for k, v in r.items() if k != "step"} for r in trend[:len(one)]] == one
+    pooled = next(r for r in one if r["split"] == "test" and r["perturbation"] == "flip_role" and r["n_people"] == "all")
+    assert f"| 10 | " in printed and f"{float(pooled['limem']):.2f} ({float(pooled['acc']):.2f})" in printed
+    assert (out / "limem_by_step.png").read_bytes()[:4] == b"\x89PNG"
+    assert limem_trend.main(["--name", "m", "--out", str(out), f"5={tmp_path / 'nothing'}"]) == 2
+    assert "limem.csv not found" in capsys.readouterr().err
