@@ -206,12 +206,15 @@ def plot(acc_rows: list, name: str, path: Path) -> None:
     splits = [s for s in SPLITS if any(row[0] == s for row in acc_rows)]
     fig, axes = plt.subplots(1, len(splits), figsize=(6 * len(splits), 4.2), squeeze=False)
     for ax, split in zip(axes[0], splits):
-        for kind in (CLEAN, *PERTURBATIONS):
+        for kind in (*PERTURBATIONS, CLEAN):  # clean last, thick and translucent, so equal curves stay visible
             points = sorted((n, acc) for s, n, k, _, acc in acc_rows if s == split and k == kind)
             if points:
                 xs, ys = zip(*points)
-                ax.plot(xs, ys, marker="o", linewidth=3 if kind == CLEAN else 1.5,
-                        color="black" if kind == CLEAN else None, label=kind)
+                if kind == CLEAN:
+                    ax.plot(xs, ys, marker="o", linewidth=5, alpha=0.35, color="black", label=kind, zorder=1)
+                else:
+                    ax.plot(xs, ys, marker=".", linestyle="--", linewidth=1.5, label=kind, zorder=2)
+        ax.set_xticks(sorted({n for s, n, *_ in acc_rows if s == split}))
         ax.set_title(f"{name}: {SPLIT_LABELS[split]}")
         ax.set_xlabel("number of people (N)")
         ax.set_ylabel("accuracy")

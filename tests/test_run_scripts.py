@@ -122,3 +122,8 @@ def test_missing_previous_stage_is_named(tmp_path):
     line = one_error_line(run_script("stage2_hightemp.sh", tmp_path, PROFILE="cpu", MODEL="tiny",
                                      DATA_DIR=str(tmp_path / "data")))
     assert "stage1_warmup" in line
+
+
+def test_memorisation_over_a_stage_without_checkpoints_is_named(tmp_path):
+    line = one_error_line(run_script("eval_memorisation.sh", tmp_path, "stage2_hightemp", PROFILE="cpu"))
+    assert "stage2_hightemp" in line and "checkpoint" in line
