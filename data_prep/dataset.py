@@ -2,12 +2,14 @@
 
 Row layout (one per puzzle)::
 
-    data_source   "kk_logic_{N}ppl" (generated) | "kk_published_{N}ppl" (imported)
+    data_source   "kk_logic_{N}ppl" (generated) | "kk_published_{N}ppl" (imported), with
+                  "_train_sample" and/or "_{perturbation}" appended for the perturbed sets
     prompt        [{"role", "content"}, ...]
     ability       "logic"
     reward_model  {"style": "rule", "ground_truth": {"names", "solution", "roles", "solution_text"}}
     extra_info    {"split", "index", "n_people", "depth", "width", "difficulty", "puzzle_id",
-                   "statements", "template", "think_prefilled", "prompt_style"}
+                   "statements", "template", "think_prefilled", "prompt_style",
+                   "perturbation" ("clean" or a type of data_prep.perturb), "original_puzzle_id"}
 
 The explicit pyarrow schema keeps column types identical across files (so veRL can concatenate
 them) and makes the written bytes depend only on the rows.
@@ -17,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
+
+import re
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -31,6 +35,12 @@ from data_prep.templates import build_prompt, validate_prompt_style, validate_te
 ABILITY = "logic"
 GENERATED_SOURCE = "kk_logic"
 PUBLISHED_SOURCE = "kk_published"
+CLEAN = "clean"
+# The local perturbations of Xie et al. 2024 (arXiv:2410.23123); data_prep/perturb.py builds them.
+MATH_PERTURBATIONS = ("perturbed_statement", "perturbed_leaf")
+LANGUAGE_PERTURBATIONS = ("random_pair", "flip_role", "uncommon_name", "reorder_statement")
+PERTURBATIONS = MATH_PERTURBATIONS + LANGUAGE_PERTURBATIONS
+TRAIN_SAMPLE = "train_sample"  # the fixed sample of training puzzles that memorisation is measured on
 
 GROUND_TRUTH_TYPE = pa.struct(
     [
@@ -53,6 +63,8 @@ EXTRA_INFO_TYPE = pa.struct(
         ("template", pa.string()),
         ("think_prefilled", pa.bool_()),
         ("prompt_style", pa.string()),
+        ("perturbation", pa.string()),
+        ("original_puzzle_id", pa.string()),
     ]
 )
 SCHEMA = pa.schema(
@@ -81,9 +93,39 @@ class PromptOptions:
         self.roles.validate()
 
 
-def data_source(prefix: str, n_people: int) -> str:
-    """``kk_logic_5ppl``-style name; veRL reports validation metrics per data source (so per N)."""
-    return f"{prefix}_{n_people}ppl"
+def data_source(prefix: str, n_people: int, perturbation: str = CLEAN, train_sample: bool = False) -> str:
+    """``kk_logic_5ppl``-style name; veRL reports validation metrics per data source (so per N, and per
+    perturbed set: ``kk_logic_5ppl_flip_role``, ``kk_logic_5ppl_train_sample_flip_role``)."""
+    name = f"{prefix}_{n_people}ppl"
+    if train_sample:
+        name += f"_{TRAIN_SAMPLE}"
+    if perturbation != CLEAN:
+        name += f"_{perturbation}"
+    return name
+
+
+_SOURCE_NAME = re.compile(
+    rf"^(?P<prefix>{GENERATED_SOURCE}|{PUBLISHED_SOURCE})_(?P<n>\d+)ppl(?P<sample>_{TRAIN_SAMPLE})?"
+    rf"(?:_(?P<perturbation>{'|'.join(PERTURBATIONS)}))?$"
+)
+
+
+@dataclass(frozen=True)
+class SourceName:
+    """The parts of a K&K data source name (the inverse of :func:`data_source`)."""
+
+    prefix: str
+    n_people: int
+    perturbation: str
+    train_sample: bool
+
+
+def parse_data_source(name: str) -> SourceName | None:
+    """``kk_logic_5ppl_train_sample_flip_role`` -> its parts; None for a name :func:`data_source` cannot write."""
+    match = _SOURCE_NAME.match(name) if isinstance(name, str) else None
+    if match is None:
+        return None
+    return SourceName(match["prefix"], int(match["n"]), match["perturbation"] or CLEAN, bool(match["sample"]))
 
 
 def make_row(
@@ -96,10 +138,14 @@ def make_row(
     split: str,
     index: int,
     options: PromptOptions,
+    perturbation: str = CLEAN,
+    original_puzzle_id: str | None = None,
+    train_sample: bool = False,
 ) -> dict[str, Any]:
-    """One parquet row in the shared veRL schema."""
+    """One parquet row in the shared veRL schema. A perturbed twin names its ``perturbation`` and the
+    ``puzzle_id`` of the puzzle it was made from (a clean row is its own original)."""
     return {
-        "data_source": data_source(source, puzzle.n_people),
+        "data_source": data_source(source, puzzle.n_people, perturbation, train_sample),
         "prompt": build_prompt(quiz, options.roles, options.template, options.prompt_style, options.think_prefilled),
         "ability": ABILITY,
         "reward_model": {
@@ -123,6 +169,8 @@ def make_row(
             "template": options.template,
             "think_prefilled": bool(options.think_prefilled),
             "prompt_style": options.prompt_style,
+            "perturbation": perturbation,
+            "original_puzzle_id": original_puzzle_id or puzzle.puzzle_id,
         },
     }
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -61,15 +62,35 @@ def parse_statements(text: Any, n_people: int, where: str) -> tuple[Statement, .
         raise DataPrepError(f"{where}: {exc}") from None
 
 
-def _roles(record: dict[str, Any], where: str) -> RolePair:
-    wording = record.get("knight_knave") or {}
+# The published ``knight_knave`` dict: the truthful word under "knight", the lying word under "knave",
+# and the article and capitalised forms of both. A missing dict or key means knight/knave.
+ROLE_KEYS = ("knight", "knave", "a_knight", "a_knave", "Knight", "Knave")
+
+
+def _roles(record: dict[str, Any], quiz: str, where: str) -> RolePair:
+    """The record's own role words, checked against the rest of the wording and against the quiz."""
+    wording = record.get("knight_knave")
+    if wording is None:
+        wording = {}
     if not isinstance(wording, dict):
         raise DataPrepError(f"{where}: 'knight_knave' must be a dict of role wordings")
-    pair = RolePair(str(wording.get("teller", "knight")).lower(), str(wording.get("liar", "knave")).lower())
+    if any(not isinstance(wording.get(key, ""), str) for key in ROLE_KEYS):
+        raise DataPrepError(f"{where}: 'knight_knave' values must be strings")
+    pair = RolePair(wording.get("knight", "knight").strip(), wording.get("knave", "knave").strip())
     try:
         pair.validate()
     except DataPrepError as exc:
-        raise DataPrepError(f"{where}: {exc}") from None
+        raise DataPrepError(f"{where}: 'knight_knave': {exc}".replace("--roles ", "")) from None
+    for word, role in ((pair.truthful, "knight"), (pair.lying, "knave")):
+        article = wording.get(f"a_{role}")
+        # The published files write "a" before every word (even "a angel"); "an" is accepted too.
+        if article is not None and article.strip() not in (f"a {word}", f"an {word}"):
+            raise DataPrepError(f"{where}: 'knight_knave' a_{role}={article!r} does not match {role}={word!r}")
+        capital = wording.get(role.capitalize())
+        if capital is not None and capital.strip() != word.capitalize():
+            raise DataPrepError(f"{where}: 'knight_knave' {role.capitalize()}={capital!r} does not match {role}={word!r}")
+        if not re.search(rf"\b{re.escape(word)}", quiz, re.IGNORECASE):
+            raise DataPrepError(f"{where}: 'knight_knave' {role}={word!r} never occurs in the quiz text")
     return pair
 
 
@@ -99,7 +120,7 @@ def parse_record(record: Any, where: str, fallback_index: int) -> PublishedRecor
     index = record.get("index", fallback_index)
     if isinstance(index, bool) or not isinstance(index, int):
         raise DataPrepError(f"{where}: 'index' must be an integer")
-    return PublishedRecord(quiz, tuple(names), tuple(solution), statements, _roles(record, where), index, where)
+    return PublishedRecord(quiz, tuple(names), tuple(solution), statements, _roles(record, quiz, where), index, where)
 
 
 def read_published(path: Path) -> list[PublishedRecord]:

@@ -80,12 +80,19 @@ def solution_text(names: Sequence[str], solution: Sequence[bool], roles: RolePai
     )
 
 
-def render_quiz(statements: Sequence[Statement], names: Sequence[str], roles: RolePair, phrasings: Sequence[str]) -> str:
-    """The puzzle text in the published K&K layout."""
+def render_quiz(
+    statements: Sequence[Statement],
+    names: Sequence[str],
+    roles: RolePair,
+    phrasings: Sequence[str],
+    order: Sequence[int] | None = None,
+) -> str:
+    """The puzzle text in the published K&K layout; ``order`` lists the speakers in the order their
+    statements are told (default: the order they are introduced in)."""
     sentences = []
-    for speaker, (stmt, phrasing) in enumerate(zip(statements, phrasings)):
-        text = render_statement(stmt, names, roles)
-        sentences.append(phrasing.format(name=names[speaker], s=text, S=text[0].upper() + text[1:]))
+    for speaker in order if order is not None else range(len(statements)):
+        text = render_statement(statements[speaker], names, roles)
+        sentences.append(phrasings[speaker].format(name=names[speaker], s=text, S=text[0].upper() + text[1:]))
     truthful_plural, lying_plural = roles.truthful_plural, roles.lying_plural
     return (
         f"A very special island is inhabited only by {truthful_plural} and {lying_plural}. "
@@ -96,10 +103,16 @@ def render_quiz(statements: Sequence[Statement], names: Sequence[str], roles: Ro
     )
 
 
+def draw_wording(rng: random.Random, n_people: int) -> tuple[tuple[str, ...], list[str]]:
+    """Distinct names and one phrasing per speaker, drawn from ``rng`` (in this order)."""
+    names = tuple(rng.sample(NAME_POOL, n_people))
+    phrasings = [PHRASINGS[int(rng.random() * len(PHRASINGS))] for _ in range(n_people)]
+    return names, phrasings
+
+
 def render_puzzle(statements: Sequence[Statement], solution: Sequence[bool], roles: RolePair, rng: random.Random) -> RenderedPuzzle:
     """Draw distinct names and one phrasing per speaker from ``rng``, then write the puzzle."""
-    names = tuple(rng.sample(NAME_POOL, len(statements)))
-    phrasings = [PHRASINGS[int(rng.random() * len(PHRASINGS))] for _ in statements]
+    names, phrasings = draw_wording(rng, len(statements))
     return RenderedPuzzle(
         quiz=render_quiz(statements, names, roles, phrasings),
         names=names,

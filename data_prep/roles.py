@@ -9,7 +9,9 @@ from data_prep.errors import DataPrepError
 _ROLE_WORD = re.compile(r"^[a-z][a-z-]*[a-z]$")
 # Plurals that the simple English rule in _plural() gets wrong.
 _IRREGULAR_PLURALS = {"hero": "heroes", "echo": "echoes"}
-KNOWN_PAIRS = ("knight,knave", "saint,sinner", "hero,villain", "angel,devil", "altruist,egoist", "truth-teller,liar")
+# The six pairs of the random_pair perturbation (Xie et al. 2024, arXiv:2410.23123).
+PERTURBATION_PAIRS = ("saint,sinner", "hero,villain", "angel,devil", "sage,fool", "pioneer,laggard", "altruist,egoist")
+KNOWN_PAIRS = ("knight,knave",) + PERTURBATION_PAIRS + ("truth-teller,liar",)
 
 
 def _plural(word: str) -> str:

@@ -226,6 +226,22 @@ def latest_weights(checkpoint_root: Path, stage_name: str | None = None, merge: 
     raise _missing_stage_error(stage, root, detail="; ".join(reasons))
 
 
+def all_weights(checkpoint_root: Path, stage_name: str | None = None, merge: bool = True) -> list[tuple[int, Path]]:
+    """(step, absolute HF weights folder) of every usable checkpoint, oldest first (unusable ones are skipped
+    with a warning). Raises ChainError when there is none."""
+    root = Path(checkpoint_root)
+    found = []
+    for step, path in sorted(list_step_dirs(root).items()):
+        weights, reason = weights_for_checkpoint(StepCheckpoint(step, path, from_tracker=False), merge=merge)
+        if weights is None:
+            logger.warning("skipped: %s", reason)
+        else:
+            found.append((step, weights.resolve()))
+    if not found:
+        raise _missing_stage_error(stage_name or default_stage_name(root), root)
+    return found
+
+
 def warn_if_no_tokenizer(weights: Path) -> None:
     """The next stage loads its tokenizer from the same folder; say so early if it is missing."""
     if not any((weights / name).is_file() for name in TOKENIZER_FILES):
@@ -241,10 +257,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     latest.add_argument("--stage-name", help="name used in messages (default: derived from the path)")
     latest.add_argument("--no-merge", action="store_true", help="fail instead of merging FSDP shards")
     latest.add_argument("--verbose", action="store_true", help="debug logging")
+    every = commands.add_parser("all-weights", help="print 'STEP PATH' for every usable checkpoint of a stage, oldest first")
+    every.add_argument("checkpoint_root", type=Path, help="the stage's trainer.default_local_dir")
+    every.add_argument("--stage-name", help="name used in messages (default: derived from the path)")
+    every.add_argument("--no-merge", action="store_true", help="skip checkpoints with only FSDP shards")
+    every.add_argument("--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s: %(message)s", stream=sys.stderr)
     try:
+        if args.command == "all-weights":
+            for step, path in all_weights(args.checkpoint_root, stage_name=args.stage_name, merge=not args.no_merge):
+                print(f"{step} {path}")
+            return 0
         path = latest_weights(args.checkpoint_root, stage_name=args.stage_name, merge=not args.no_merge)
     except ChainError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)

@@ -38,6 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from data_prep.dataset import CLEAN, parse_data_source
+
 logger = logging.getLogger(__name__)
 
 N_PEOPLE = tuple(range(2, 9))
@@ -50,7 +52,6 @@ REFERENCE_ROWS: dict[str, tuple[float, ...]] = {
     "Qwen2.5-7B-Instruct-1M": (0.49, 0.40, 0.25, 0.11, 0.02, 0.06, 0.01),
     "Logic-RL 7B": (0.99, 0.99, 0.94, 0.92, 0.91, 0.80, 0.67),
 }
-KK_SOURCE = re.compile(r"^kk_(?:logic|published)_(\d+)ppl$")
 VAL_ACC_KEY = re.compile(r"^val-(?:core|aux)/(?P<source>[^/]+)/acc/(?P<metric>.+)$")
 MEAN_AT = re.compile(r"^mean@(\d+)$")
 BEST_AT = re.compile(r"^best@(\d+)/mean$")
@@ -122,9 +123,12 @@ def read_validation_metrics(path: Path) -> ValidationMetrics:
 
 
 def n_people_of(data_source: str) -> int | None:
-    """``kk_logic_5ppl`` -> 5; None for other data sources."""
-    match = KK_SOURCE.match(data_source)
-    return int(match.group(1)) if match else None
+    """``kk_logic_5ppl`` -> 5; None for other data sources, and for the perturbed sets and the training
+    sample (``launcher.perturb_report`` reports those)."""
+    parsed = parse_data_source(data_source)
+    if parsed is None or parsed.perturbation != CLEAN or parsed.train_sample:
+        return None
+    return parsed.n_people
 
 
 def _largest(metrics: dict[str, float], pattern: re.Pattern[str]) -> tuple[int, float] | None:

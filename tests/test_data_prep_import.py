@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+import reward_fns
 from data_prep import import_kk
 from data_prep.dataset import SCHEMA
 from data_prep.statements import statements_from_json
@@ -30,8 +31,8 @@ def call_main(args: list[str]) -> int:
 def test_import_fixture(tmp_path, capsys):
     out = tmp_path / "published"
     assert call_main([str(FIXTURE), "--out", str(out), "--no-progress"]) == 0
-    assert "imported 6 records" in capsys.readouterr().out
     records = fixture_records()
+    assert f"imported {len(records)} records" in capsys.readouterr().out
     by_n: dict[int, list[dict]] = {}
     for record in records:
         by_n.setdefault(len(record["names"]), []).append(record)
@@ -47,7 +48,7 @@ def test_import_fixture(tmp_path, capsys):
             gt = row["reward_model"]["ground_truth"]
             assert gt["names"] == record["names"] and gt["solution"] == record["solution"]
             assert gt["solution_text"] == record["solution_text_format"]
-            assert gt["roles"] == [record["knight_knave"]["teller"], record["knight_knave"]["liar"]]
+            assert gt["roles"] == [record["knight_knave"]["knight"], record["knight_knave"]["knave"]]
             parsed = ast.literal_eval(record["statements"])
             stored = statements_from_json(row["extra_info"]["statements"])
             assert stored == parsed
@@ -65,6 +66,76 @@ def test_import_base_template_and_split(tmp_path):
     text = rows[0]["prompt"][0]["content"]
     assert fixture_records()[0]["quiz"] in text and text.endswith("\nAssistant:")
     assert rows[0]["extra_info"]["split"] == "ood" and rows[0]["extra_info"]["think_prefilled"] is False
+
+
+def _import_rows(tmp_path: Path, records: list[dict]) -> list[dict]:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    out = tmp_path / "out"
+    assert call_main([str(path), "--out", str(out), "--no-progress"]) == 0
+    return [row for p in sorted(out.rglob("*.parquet")) for row in pq.read_table(p).to_pylist()]
+
+
+def test_records_keep_their_own_role_words_and_score_full_marks(tmp_path):
+    records = [r for r in fixture_records() if r["knight_knave"]["knight"] != "knight"]
+    assert len({(r["knight_knave"]["knight"], r["knight_knave"]["knave"]) for r in records}) >= 5
+    for i, record in enumerate(records):
+        (row,) = _import_rows(tmp_path / str(i), [record])
+        truthful, lying = record["knight_knave"]["knight"], record["knight_knave"]["knave"]
+        gt = row["reward_model"]["ground_truth"]
+        assert gt["roles"] == [truthful, lying]
+        assert gt["solution_text"] == record["solution_text_format"]
+        system = row["prompt"][0]["content"]
+        assert f"(1) Zoey is {record['knight_knave']['a_knight']}" in system
+        assert "knight" not in system and "knave" not in system
+        source, extra = row["data_source"], row["extra_info"]
+        own = f" I reason. </think><answer> {record['solution_text_format']} </answer>"
+        result = reward_fns.compute_score(source, own, gt, extra)
+        assert result["score"] == 3.0 and result["acc"] == 1.0, (record["solution_text_format"], result)
+        wording = record["knight_knave"]
+        flipped_lines = [
+            f"({k}) {name} is {wording['a_knave'] if is_truthful else wording['a_knight']}"
+            for k, (name, is_truthful) in enumerate(zip(record["names"], record["solution"]), 1)
+        ]
+        flipped = f" I reason. </think><answer> {chr(10).join(flipped_lines)} </answer>"
+        result = reward_fns.compute_score(source, flipped, gt, extra)
+        assert result["acc"] == 0.0 and result["score"] < 3.0 and result["answer_status"] == "wrong", result
+
+
+def test_record_without_wording_means_knight_and_knave(tmp_path):
+    record = fixture_records()[0]
+    del record["knight_knave"]
+    (row,) = _import_rows(tmp_path, [record])
+    assert row["reward_model"]["ground_truth"]["roles"] == ["knight", "knave"]
+
+
+def _with_wording(**changes):
+    def mutate(record):
+        record["knight_knave"].update(changes)
+    return mutate
+
+
+@pytest.mark.parametrize(
+    "index, mutate, fragment",
+    [
+        (6, _with_wording(knave="saint"), "two different words"),
+        (6, _with_wording(Knight="Knight"), "does not match"),
+        (6, _with_wording(a_knave="a saint"), "does not match"),
+        (6, _with_wording(knight="monk", a_knight="a monk", Knight="Monk"), "never occurs in the quiz"),
+        (0, _with_wording(knight="saint", knave="sinner", a_knight="a saint", a_knave="a sinner", Knight="Saint", Knave="Sinner"),
+         "never occurs in the quiz"),
+        (6, _with_wording(knight="Saint"), "lower-case"),
+        (6, lambda r: r.update(knight_knave=["saint", "sinner"]), "must be a dict"),
+    ],
+)
+def test_contradictory_wording_fails_with_one_line(tmp_path, capsys, index, mutate, fragment):
+    record = fixture_records()[index]
+    mutate(record)
+    path = _write(tmp_path, [fixture_records()[1], record])
+    assert call_main([str(path), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: bad.jsonl:2: ") and err.count("\n") == 1 and fragment in err, err
 
 
 def _write(tmp_path: Path, records: list, raw_lines: list[str] = ()) -> Path:

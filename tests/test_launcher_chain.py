@@ -75,6 +75,17 @@ def test_tracker_beats_newer_partial_save(tmp_path: Path) -> None:
     assert latest_weights(root) == (root / "global_step_2" / "actor" / "huggingface").resolve()
 
 
+def test_all_weights_lists_every_usable_step_oldest_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _stage_root(tmp_path)
+    for step in (10, 2):
+        _write_hf_weights(root / f"global_step_{step}" / "actor" / "huggingface")
+    _write_config_only(root / "global_step_11" / "actor" / "huggingface")  # no weights, no shards: skipped
+    assert main(["all-weights", str(root), "--no-merge"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"{step} {(root / f'global_step_{step}' / 'actor' / 'huggingface').resolve()}" for step in (2, 10)]
+    assert main(["all-weights", str(tmp_path / "none")]) == 2
+
+
 def test_without_tracker_the_highest_step_number_wins(tmp_path: Path) -> None:
     root = _stage_root(tmp_path)
     for step in (9, 10):  # numeric, not lexicographic, order

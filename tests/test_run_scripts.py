@@ -172,3 +172,8 @@ def test_launch_refuses_attention_that_cannot_be_imported(tmp_path):
         SMOKE_DATA=str(tmp_path / "data"),
     ))
     assert "attn_implementation=flash_attention_2" in line and "ATTN_IMPL=sdpa" in line
+
+
+def test_memorisation_over_a_stage_without_checkpoints_is_named(tmp_path):
+    line = one_error_line(run_script("eval_memorisation.sh", tmp_path, "stage2_hightemp", PROFILE="cpu"))
+    assert "stage2_hightemp" in line and "checkpoint" in line
