@@ -8,6 +8,9 @@ truths are dicts of lists as veRL's dataset hands them over (``--numpy``: numpy 
 a pandas read). Each repeat is timed by process CPU time and by wall clock: on a shared machine
 the CPU-time rate is the one-core figure, the wall-clock one also counts time spent waiting for a core.
 
+It also times one worst case on its own: a correct response followed by a 1 MB end-of-turn trailer
+(whitespace and end-of-turn tokens, which the format allows after ``</answer>``), in three shapes.
+
     python -m reward_fns.bench [--calls N] [--repeats R] [--numpy] [--no-gt-cache] [--group-size G] [--cpu K] [--json]
 """
 from __future__ import annotations
@@ -24,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from reward_fns.kk import compute_score
+from reward_fns.kk import END_OF_TURN_TOKENS, compute_score
 from reward_fns.kk_answer import clear_ground_truth_cache, configure_ground_truth_cache
 
 _NAMES = (
@@ -39,6 +42,14 @@ _MALFORMED_KINDS = (
     "missing_answer_end", "text_after_answer", "repeated_answer", "missing_think", "empty_think",
     "hedged", "missing_person", "unknown_name", "foreign_role", "prose_answer",
 )
+# 1 MB end-of-turn trailers: the shortest token back to back (the most tokens per MB), the
+# ChatML token one per line, and every token in turn separated by spaces.
+_TRAILER_CHARS = 1_000_000
+_TRAILER_UNITS = {
+    "shortest_token": min(END_OF_TURN_TOKENS, key=len),
+    "im_end_lines": END_OF_TURN_TOKENS[0] + "\n",
+    "all_tokens_spaced": " ".join(END_OF_TURN_TOKENS) + " ",
+}
 
 
 class BenchError(Exception):
@@ -59,6 +70,7 @@ class BenchResult:
     ground_truth_cache: bool
     group_size: int
     status_counts: dict[str, int]
+    trailer_1mb_ms_cpu: dict[str, float]  # median over repeats, one compute_score call each
     python: str
     cpu_affinity: list[int]
     load_average_1min: float | None
@@ -156,6 +168,29 @@ def build_mix(samples: int, seed: int, use_numpy: bool, group_size: int = 8) -> 
     return mix
 
 
+def trailer_cases() -> dict[str, tuple[str, dict]]:
+    """Each trailer shape after a correct answer: ``(response, ground_truth)``, about 1 MB each."""
+    ground_truth = {"names": ["Zoey", "Oliver"], "solution": [True, False], "roles": ["knight", "knave"]}
+    answer = "(1) Zoey is a knight\n(2) Oliver is a knave"
+    head = f"<think>Zoey tells the truth, so Oliver lies.</think>\n<answer>\n{answer}\n</answer>"
+    return {
+        kind: (head + unit * (_TRAILER_CHARS // len(unit)), ground_truth) for kind, unit in _TRAILER_UNITS.items()
+    }
+
+
+def time_trailers(repeats: int) -> dict[str, float]:
+    """Median CPU milliseconds of one ``compute_score`` call on each 1 MB trailer case."""
+    timings = {}
+    for kind, (response, ground_truth) in trailer_cases().items():
+        samples = []
+        for _ in range(repeats):
+            start = time.process_time()
+            compute_score(data_source="kk_logic", solution_str=response, ground_truth=ground_truth)
+            samples.append(time.process_time() - start)
+        timings[kind] = round(statistics.median(samples) * 1e3, 2)
+    return timings
+
+
 def run_bench(
     calls: int,
     repeats: int,
@@ -209,6 +244,7 @@ def run_bench(
         ground_truth_cache=ground_truth_cache,
         group_size=group_size,
         status_counts=dict(sorted(statuses.items())),
+        trailer_1mb_ms_cpu=time_trailers(repeats),
         python=platform.python_version(),
         cpu_affinity=affinity,
         load_average_1min=None if load is None else round(load, 2),
@@ -254,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{result.group_size} responses per puzzle, "
               f"ground-truth cache {'on (emptied at every puzzle)' if result.ground_truth_cache else 'off'}")
         print(f"answer statuses: {result.status_counts}")
+        trailers = ", ".join(f"{kind} {ms:.1f} ms" for kind, ms in result.trailer_1mb_ms_cpu.items())
+        print(f"one response with a 1 MB end-of-turn trailer (CPU time, median of {result.repeats}): {trailers}")
         print(f"python {result.python}, cpu affinity {result.cpu_affinity}, load average {result.load_average_1min}")
     return 0
 

@@ -5,17 +5,26 @@ A response is well-formed iff it is exactly one ``<think>...</think>`` followed 
 
 * only whitespace before ``<think>`` (with a prefilled ``<think>`` the response starts inside it
   and must not open another one);
-* a non-empty think body and a non-empty answer body;
+* a think body and an answer body that each hold a visible character: a letter, digit,
+  punctuation mark or symbol (Unicode categories L, N, P, S) that is not one of the few that draw
+  nothing (the Hangul fillers, BRAILLE PATTERN BLANK, MUSICAL SYMBOL NULL NOTEHEAD). Whitespace,
+  format and control characters (zero-width spaces, joiners, bidi marks, BOM, tag characters),
+  marks alone (variation selectors, combining accents), private-use, surrogate and unassigned
+  code points make a body that is still empty;
 * only whitespace between ``</think>`` and ``<answer>``;
 * only whitespace and end-of-turn tokens after ``</answer>``;
-* no other spelling of the four tags anywhere (``<answer >``, ``</think``, ``<Answer>``,
-  ``<thinking>``...): near-miss tags are how models smuggle a second block past a naive parser.
+* no other spelling of the four tags anywhere, the think included (``<answer >``, ``</think``,
+  ``<Answer>``, ``<thinking>``, ``< answer>``, ``</ think>``, ``< /answer>``...): a near-miss
+  is a tag to a lenient reader and text to this one, so a response holding one means two
+  different things to two parsers. The one exception is a bare ``<`` and a space before a tag
+  name with no ``>`` to close it (``if x < answer``), which is prose.
 
-Everything is one linear regex pass plus ``str`` slicing, so a 1 MB response costs milliseconds.
+Everything is linear regex passes plus ``str`` slicing, so a 1 MB response costs milliseconds.
 """
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 THINK_OPEN = "<think>"
@@ -77,11 +86,26 @@ FORMAT_ERROR_CODES: frozenset[str] = frozenset(
     }
 )
 
-# Any opening of one of the four tags, in any letter case, with or without its closing ">".
-# Linear: a literal-prefixed alternation with no nested quantifier.
-_TAG_FRAGMENT_RE = re.compile(r"</?(?:think|answer)>?", re.IGNORECASE)
+# Any opening of one of the four tags, in any letter case: the exact tag, a half-closed one
+# (``</think`` with no ``>``), or one with whitespace after ``<`` or ``/`` (``< answer>``,
+# ``</ think>``, ``< /answer>``; ``\s`` is Unicode whitespace: tabs, newlines, NBSP...). A gap
+# after a bare ``<`` counts only when ``>`` closes the tag, so ``if x < answer`` stays prose;
+# ``</`` does not begin prose, so a closing tag counts with or without its ``>``.
+# Linear: a literal ``<`` prefix, possessive whitespace runs, no nested quantifier.
+_TAG_NAME = r"(?:think|answer)"
+_CLOSING = rf"/\s*+{_TAG_NAME}(?:\s*+>)?"
+_TAG_FRAGMENT_RE = re.compile(
+    rf"<(?:{_CLOSING}|{_TAG_NAME}>?|\s++(?:{_CLOSING}|{_TAG_NAME}\s*+>))",
+    re.IGNORECASE,
+)
 _NON_SPACE_RE = re.compile(r"\S")
-_SPACES_RE = re.compile(r"\s*")
+# Whitespace and end-of-turn tokens to the end of the text, in one regex pass. The repeat is
+# possessive, which is exact because no token is a prefix of another (a test keeps it so).
+_END_OF_TURN_TRAILER_RE = re.compile(
+    r"\s*+(?:(?:" + "|".join(map(re.escape, END_OF_TURN_TOKENS)) + r")\s*+)*+"
+)
+# Letters and symbols whose glyph is blank by design; every other L/N/P/S character draws ink.
+_BLANK_GLYPHS = frozenset("\u115f\u1160\u3164\uffa0\u2800\U0001d159")
 
 _FULL_SEQUENCE = (THINK_OPEN, THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
 _PREFILLED_SEQUENCE = (THINK_CLOSE, ANSWER_OPEN, ANSWER_CLOSE)
@@ -121,18 +145,29 @@ def _has_text(text: str, start: int, end: int) -> bool:
     return _NON_SPACE_RE.search(text, start, end) is not None
 
 
+def _is_visible(char: str) -> bool:
+    """A letter, digit, punctuation mark or symbol that draws something (see the module doc)."""
+    return unicodedata.category(char)[0] in "LNPS" and char not in _BLANK_GLYPHS
+
+
+def _has_visible(text: str, start: int, end: int) -> bool:
+    """True when ``text[start:end]`` holds a visible character.
+
+    A real body starts with a word, so one category lookup usually decides. Otherwise each
+    distinct character is looked up once: linear, ~10 ms for 1 MB of a few invisible characters
+    repeated, ~0.5 s in the worst case of 1 MB of distinct unassigned code points.
+    """
+    first = _NON_SPACE_RE.search(text, start, end)
+    if first is None:
+        return False
+    if _is_visible(first.group()):
+        return True
+    return any(map(_is_visible, set(text[first.start() : end])))
+
+
 def _only_end_of_turn_after(text: str, start: int) -> bool:
-    """True when ``text[start:]`` is only whitespace and end-of-turn tokens (linear, no slicing)."""
-    length = len(text)
-    pos = _SPACES_RE.match(text, start).end()
-    while pos < length:
-        for token in END_OF_TURN_TOKENS:
-            if text.startswith(token, pos):
-                pos = _SPACES_RE.match(text, pos + len(token)).end()
-                break
-        else:
-            return False
-    return True
+    """True when ``text[start:]`` is only whitespace and end-of-turn tokens (one regex pass)."""
+    return _END_OF_TURN_TRAILER_RE.fullmatch(text, start) is not None
 
 
 def _classify_tag_error(found: list[str], expected: tuple[str, ...], think_prefilled: bool) -> str:
@@ -184,8 +219,8 @@ def split_response(text: str, think_prefilled: bool = False) -> ResponseParts:
         return _failed(TEXT_BETWEEN_THINK_AND_ANSWER)
     if not _only_end_of_turn_after(text, answer_close + len(ANSWER_CLOSE)):
         return _failed(TEXT_AFTER_ANSWER)
-    if not _has_text(text, think_start, think_close):
+    if not _has_visible(text, think_start, think_close):
         return _failed(EMPTY_THINK)
-    if not _has_text(text, answer_start, answer_close):
+    if not _has_visible(text, answer_start, answer_close):
         return _failed(EMPTY_ANSWER)
     return ResponseParts(think=text[think_start:think_close], answer=text[answer_start:answer_close])

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from reward_fns import bench, check
+from reward_fns.kk import compute_score
 
 REPO = Path(__file__).resolve().parents[1]
 GT = {"names": ["Zoey", "Oliver"], "solution": [True, False], "roles": ["knight", "knave"]}
@@ -72,6 +73,16 @@ def test_bench_json_reports_the_mix(capsys: pytest.CaptureFixture[str]) -> None:
     assert 0.3 <= result["malformed_fraction"] <= 0.37  # "a third malformed"
     assert 1800 <= result["mean_response_chars"] <= 2200  # "2 KB responses"
     assert set(result["status_counts"]) == {"correct", "wrong", "unparsed", "skipped"}
+    assert set(result["trailer_1mb_ms_cpu"]) == set(bench.trailer_cases())
+    assert all(ms > 0 for ms in result["trailer_1mb_ms_cpu"].values())
+
+
+def test_bench_trailer_cases_are_one_megabyte_and_score_full_marks() -> None:
+    """The timed trailers must be what they claim: about 1 MB of allowed trailer after a correct answer."""
+    for kind, (response, ground_truth) in bench.trailer_cases().items():
+        trailer = response.split("</answer>", 1)[1]
+        assert 990_000 <= len(trailer) <= 1_000_000, kind
+        assert compute_score("kk_logic", response, ground_truth)["score"] == 3.0, kind
 
 
 def test_bench_mix_has_five_to_eight_people_in_grpo_groups() -> None:

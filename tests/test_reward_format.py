@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reward_fns import kk_format
 from reward_fns.kk_format import END_OF_TURN_TOKENS, FORMAT_ERROR_CODES, split_response
@@ -92,3 +94,82 @@ def test_reason_codes(response: object, code: str) -> None:
 def test_angle_brackets_that_are_not_tags_are_fine() -> None:
     response = "<think>if 2 < 3 and <b> is bold then <thin> is not a tag</think><answer>x</answer>"
     assert split_response(response).format_ok
+
+
+# ---- empty bodies: invisible characters only ------------------------------------------------
+
+# The letters and symbols that draw nothing, named in docs/reward.md (the rule's explicit list).
+BLANK_GLYPHS = "\u115f\u1160\u3164\uffa0\u2800\U0001d159"
+INVISIBLE_CATEGORIES = ("Cc", "Cf", "Cs", "Co", "Cn", "Mn", "Mc", "Me", "Zs", "Zl", "Zp")
+invisible_text = st.text(
+    st.one_of(st.characters(categories=INVISIBLE_CATEGORIES), st.sampled_from(BLANK_GLYPHS)), min_size=1, max_size=40
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=invisible_text)
+def test_a_body_of_invisible_characters_is_empty(body: str) -> None:
+    assert split_response(f"<think>{body}</think><answer>x</answer>").format_error == kk_format.EMPTY_THINK
+    prefilled = split_response(f"{body}</think><answer>x</answer>", think_prefilled=True)
+    assert prefilled.format_error == kk_format.EMPTY_THINK
+    assert split_response(f"<think>x</think><answer>{body}</answer>").format_error == kk_format.EMPTY_ANSWER
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    before=invisible_text,
+    visible=st.characters(categories=("L", "N", "P", "S"), exclude_characters=BLANK_GLYPHS + "<>"),
+    after=invisible_text,
+)
+def test_one_visible_character_among_invisible_ones_makes_a_body(before: str, visible: str, after: str) -> None:
+    body = before + visible + after
+    assert split_response(f"<think>{body}</think><answer>x</answer>").format_ok
+    assert split_response(f"<think>x</think><answer>{body}</answer>").format_ok
+
+
+@pytest.mark.parametrize("char", ["\u200b", "\u3164", "\x00", "\u0378"])
+def test_invisible_characters_around_the_blocks_are_still_text(char: str) -> None:
+    """Outside the bodies the rule stays "only whitespace": an invisible character there is text."""
+    assert split_response(f"{char}{GOOD}").format_error == kk_format.TEXT_BEFORE_THINK
+    assert split_response(GOOD.replace("\n<answer>", f"{char}<answer>")).format_error == (
+        kk_format.TEXT_BETWEEN_THINK_AND_ANSWER
+    )
+    assert split_response(f"{GOOD}{char}").format_error == kk_format.TEXT_AFTER_ANSWER
+
+
+# ---- near-miss tags with whitespace inside --------------------------------------------------
+
+GAPS = [" ", "\t", "\n", "\r\n", "\u00a0", "\u3000", "\u2003", "\u202f", "  \t "]
+
+
+@pytest.mark.parametrize("gap", GAPS)
+@pytest.mark.parametrize("template", ["<{g}answer>", "</{g}think>", "<{g}/answer>", "<{g}/{g}think{g}>", "</{g}answer"])
+def test_a_gapped_tag_is_a_near_miss_anywhere(gap: str, template: str) -> None:
+    near_miss = template.format(g=gap)
+    inside_think = f"<think>{THINK} {near_miss} more</think>\n<answer>\n{ANSWER}\n</answer>"
+    assert split_response(inside_think).format_error == kk_format.MALFORMED_TAG
+    prefilled = split_response(f"{THINK} {near_miss}\n</think><answer>{ANSWER}</answer>", think_prefilled=True)
+    assert prefilled.format_error == kk_format.MALFORMED_TAG
+    assert split_response(f"{GOOD}{near_miss}").format_error == kk_format.MALFORMED_TAG
+
+
+@pytest.mark.parametrize("prose", ["if 2 < answer then", "x < think", "a <\nanswer b", "n < answer count, < think"])
+def test_less_than_and_a_tag_word_without_a_closing_bracket_is_prose(prose: str) -> None:
+    assert split_response(f"<think>{prose}</think><answer>{ANSWER}</answer>").format_ok
+
+
+# ---- the end-of-turn trailer ----------------------------------------------------------------
+
+
+def test_no_end_of_turn_token_is_a_prefix_of_another() -> None:
+    """The trailer regex never backtracks into its alternation, which is exact only under this condition."""
+    for token in END_OF_TURN_TOKENS:
+        assert not any(other != token and other.startswith(token) for other in END_OF_TURN_TOKENS), token
+
+
+def test_end_of_turn_trailer_accepts_any_mix_and_rejects_broken_tokens() -> None:
+    mixed = "".join(END_OF_TURN_TOKENS) + " \n".join(reversed(END_OF_TURN_TOKENS)) + "\n\t "
+    assert split_response(GOOD + mixed).format_ok
+    assert split_response(GOOD + mixed * 20_000).format_ok  # about 1.4 MB
+    for broken in ("<|im_end|", "<|im_end|>>", "</s", "< /s>", "<|im_end|>\u200b", "<|IM_END|>"):
+        assert split_response(GOOD + mixed + broken).format_error == kk_format.TEXT_AFTER_ANSWER, broken

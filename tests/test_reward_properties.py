@@ -37,7 +37,7 @@ ATOMS = (
     ". ", ".", ":", "=", " - ", "->", "(1) ", "(2)", "1. ", "2) ", "- ", "* ", "**", "`", "•", "Zoey",
     "Oliver", "zoey", "OLIVER", "Ethan", "Mary-Ann", "and", " is ", " is a ", " is an ", " the ", "knight",
     "knave", "Knight", "KNAVE", "saint", "sinner", " or ", "either", "not ", "unknown", "?", "/",
-    "\u212anight", "Z\u043eey", "\u200b", "x" * 40,
+    "\u212anight", "Z\u043eey", "\u200b", "x" * 40, "< answer>", "</ think>", "<\t/answer>", "\u3164", "\ufe0f",
 )
 fragments = st.lists(st.one_of(st.sampled_from(ATOMS), st.text(max_size=6)), max_size=50).map("".join)
 
@@ -231,6 +231,14 @@ FAMILIES: dict[str, Callable[[int], str]] = {
     "answer_sentences": lambda n: "<think>x</think><answer>" + "Zoey is a knight. " * (n // 18) + "</answer>",
     "answer_markers": lambda n: "<think>x</think><answer>" + "(1)" * (n // 3) + "</answer>",
     "answer_one_word": lambda n: "<think>x</think><answer>" + "x" * n + "</answer>",
+    "eot_shortest_token_tail": lambda n: "<think>x</think><answer>Zoey is a knight</answer>" + "</s>" * (n // 4) + "x",
+    "gapped_open_runs": lambda n: ("<" + " " * 63) * (n // 64) + "answer>",
+    "gapped_close_runs": lambda n: ("</" + "\t" * 62) * (n // 64) + "think",
+    "invisible_think": lambda n: "<think>" + "\u200b\u3164" * (n // 2) + "</think><answer>Zoey is a knight</answer>",
+    # Worst case of the empty-body check: every character distinct (unassigned planes 4-13).
+    "distinct_invisible_think": lambda n: "<think>"
+    + "".join(map(chr, range(0x40000, 0x40000 + min(n, 0xA0000))))
+    + "</think><answer>Zoey is a knight</answer>",
 }
 
 
