@@ -119,6 +119,32 @@ def check_attention_impl(model: str, attn_implementation: str) -> None:
         raise PreflightError(str(exc)) from None
 
 
+def check_ray_cluster(address: str, connect_timeout_s: float = 5.0) -> str:
+    """An existing Ray cluster (``RAY_ADDRESS``) answers; returns its bootstrap address.
+
+    Without this, ``ray.init`` inside veRL waits minutes on an address where nothing listens (measured:
+    still waiting after 2 minutes). The address is resolved by Ray's own code (``auto`` included); the GCS
+    port is then probed with a plain TCP connect, so a dead address costs at most ``connect_timeout_s``.
+    """
+    import socket
+
+    from ray._private.services import canonicalize_bootstrap_address_or_die
+
+    try:
+        bootstrap = canonicalize_bootstrap_address_or_die(address)
+    except (ConnectionError, ValueError) as exc:
+        raise PreflightError(f"RAY_ADDRESS={address}: {' '.join(str(exc).split())[:300]}") from None
+    host, _, port = bootstrap.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=connect_timeout_s).close()
+    except OSError as exc:
+        raise PreflightError(
+            f"RAY_ADDRESS={address}: no Ray cluster answers at {bootstrap} ({exc.strerror or exc}); start one with "
+            "'ray start --head' or unset RAY_ADDRESS to let the run start its own"
+        ) from None
+    return bootstrap
+
+
 def check_reward(reward_file: Path, function_name: str) -> None:
     """Import the reward module by path, the way veRL does, and find the function."""
     if not reward_file.is_file():
@@ -171,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reward-file", type=Path, required=True)
     parser.add_argument("--reward-name", default="compute_score")
     parser.add_argument("--attn-impl", help="the actor's attn_implementation: fail here if it cannot be imported")
+    parser.add_argument("--ray-address", help="an existing Ray cluster (RAY_ADDRESS): check that it answers")
     parser.add_argument("--json", action="store_true", help="print a JSON summary instead of the override")
     args = parser.parse_args(argv)
     if not args.config_only and (not args.data or not args.model):
@@ -184,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.attn_impl:
                 check_attention_impl(args.model, args.attn_impl)
         check_reward(args.reward_file, args.reward_name)
+        if args.ray_address:
+            check_ray_cluster(args.ray_address)
         override = chat_template_override(template, think_prefilled)
     except PreflightError as exc:
         print(f"error: {exc}", file=sys.stderr)

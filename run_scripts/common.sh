@@ -269,7 +269,8 @@ kk_run_stage() {
         --template "${TEMPLATE:-instruct}" --reward-file "$reward_file")" || exit 2
   else
     chat_override="$("$PYTHON" -m launcher.preflight --data "${data_files[@]}" \
-        --model "$model_path" --attn-impl "$ATTN_IMPL" --reward-file "$reward_file")" || exit 2
+        --model "$model_path" --attn-impl "$ATTN_IMPL" --reward-file "$reward_file" \
+        ${RAY_ADDRESS:+--ray-address "$RAY_ADDRESS"})" || exit 2
   fi
 
   logger_list="$LOGGERS"

@@ -177,3 +177,18 @@ def test_launch_refuses_attention_that_cannot_be_imported(tmp_path):
 def test_memorisation_over_a_stage_without_checkpoints_is_named(tmp_path):
     line = one_error_line(run_script("eval_memorisation.sh", tmp_path, "stage2_hightemp", PROFILE="cpu"))
     assert "stage2_hightemp" in line and "checkpoint" in line
+
+
+def test_ray_address_where_no_cluster_answers_is_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = run_script("smoke_cpu.sh", tmp_path, PROFILE="cpu", MODEL="tiny", SMOKE_DATA=str(tmp_path / "data"),
+                      RAY_ADDRESS=f"127.0.0.1:{port}")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    line = errors[0]
+    assert f"RAY_ADDRESS=127.0.0.1:{port}" in line and "no Ray cluster answers" in line
