@@ -4,7 +4,8 @@
 
 * **Overhead per request**: the client's whole per-response path (``run_requests`` at concurrency 1:
   the openai client, scoring with ``reward_fns``, the fsynced append, progress) against a stub that
-  answers at once, minus a bare aiohttp round trip of the same request to the same stub.
+  answers at once, minus a bare aiohttp round trip of the same request to the same stub; and the client
+  process's CPU time per request, which other jobs on a shared machine disturb much less than wall time.
 * **Concurrency scaling**: the stub answers every request after a fixed ``--latency``; throughput at
   C = 1, 2, 4, ..., 32 requests in flight, as a fraction of C x the single-stream throughput.
 """
@@ -58,16 +59,17 @@ def timed_run(url: str, puzzles: list[api_eval.Puzzle], n: int, concurrency: int
     writer = api_eval.DumpWriter(dump)
     stats = api_eval.Stats()
 
-    async def go() -> float:
-        start = time.perf_counter()
+    async def go() -> tuple[float, float]:
+        start, cpu = time.perf_counter(), time.process_time()
         await api_eval.run_requests(args, todo, writer, stats, n, "")
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - cpu
 
     try:
-        seconds = asyncio.run(go())
+        seconds, cpu_seconds = asyncio.run(go())
     finally:
         writer.close()
     assert stats.done == n, f"only {stats.done} of {n} responses"
+    timed_run.last_cpu = cpu_seconds  # type: ignore[attr-defined]
     return seconds
 
 
@@ -118,6 +120,7 @@ def run(requests: int, latency: float) -> dict[str, Any]:
         with StubProcess() as stub:
             timed_run(stub.url, puzzles, 10, 1, work / "warm" / "0.jsonl")  # imports, connection
             full = timed_run(stub.url, puzzles, requests, 1, work / "overhead" / "0.jsonl") / requests
+            cpu = timed_run.last_cpu / requests  # type: ignore[attr-defined]
             bare = bare_round_trip(stub.url, puzzles[0], requests)
             library = openai_round_trip(stub.url, puzzles[0], requests)
         scaling = []
@@ -133,7 +136,7 @@ def run(requests: int, latency: float) -> dict[str, Any]:
                                 "fraction_of_ideal": round(throughput / (concurrency * single), 3)})
     return {"requests": requests, "full_ms": round(full * 1e3, 3), "bare_ms": round(bare * 1e3, 3),
             "openai_ms": round(library * 1e3, 3),
-            "overhead_ms": round((full - bare) * 1e3, 3), "latency_s": latency, "scaling": scaling}
+            "overhead_ms": round((full - bare) * 1e3, 3), "client_cpu_ms": round(cpu * 1e3, 3), "latency_s": latency, "scaling": scaling}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -149,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"per request, concurrency 1, stub answering at once ({result['requests']} requests):")
     print(f"  api_eval path {result['full_ms']:.2f} ms, bare aiohttp round trip {result['bare_ms']:.2f} ms, "
           f"client overhead {result['overhead_ms']:.2f} ms")
+    print(f"  client CPU time per request (all its threads): {result['client_cpu_ms']:.2f} ms")
     print(f"  of which the bare openai client call costs {result['openai_ms'] - result['bare_ms']:.2f} ms "
           f"(openai round trip {result['openai_ms']:.2f} ms)")
     print(f"scaling at a fixed server latency of {result['latency_s']:g} s:")
