@@ -127,6 +127,20 @@ def set_files(sets: Sequence[Path]) -> list[Path]:
     return files
 
 
+def ensure_default_data() -> None:
+    """Build ``data/kk`` once when it is missing, as ``eval.sh`` does (deterministic, a few seconds)."""
+    if (DEFAULT_DATA_DIR / "README.md").is_file():
+        return
+    import contextlib
+
+    from data_prep.build import main as build
+
+    print(f"building the puzzles into {DEFAULT_DATA_DIR} (python -m data_prep.build)", file=sys.stderr)
+    with contextlib.redirect_stdout(sys.stderr):
+        if build(["--out", str(DEFAULT_DATA_DIR), "--no-progress"]) != 0:
+            raise ApiEvalError(f"building the puzzles into {DEFAULT_DATA_DIR} failed")
+
+
 def render_input(messages: Sequence[dict[str, str]]) -> str:
     """The prompt as veRL's dumps show a decoded ChatML prompt (``role\\ncontent`` lines, then ``assistant``).
 
@@ -435,7 +449,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", required=True, type=Path, help="output folder, e.g. eval/NAME")
     parser.add_argument("--name", help="name in the table and plot (default: the --out folder's name)")
     parser.add_argument("--sets", nargs="+", type=Path, default=[DEFAULT_DATA_DIR],
-                        help="test parquet files or folders of {N}ppl/test.parquet (default data/kk)")
+                        help="test parquet files or folders of {N}ppl/test.parquet (default data/kk, built "
+                             "once if missing)")
     parser.add_argument("--max-puzzles", type=int, help="only the first P puzzles of each set")
     parser.add_argument("--samples", type=int, default=1, help="samples per puzzle (default 1)")
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
@@ -472,6 +487,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = args.name or args.out.name
     mode_dir = args.out / ("greedy" if args.temperature == 0 else "sampled")
     try:
+        if args.sets == [DEFAULT_DATA_DIR]:
+            ensure_default_data()
         puzzles = load_puzzles(set_files(args.sets), args.max_puzzles)
         settings = {k: getattr(args, k) for k in RUN_SETTINGS}
         check_run_settings(mode_dir, {**settings, "base_url": args.base_url, "api_key_env": args.api_key_env})

@@ -273,3 +273,14 @@ def test_reasoning_field_rule_on_real_client_messages():
     plain = ChatCompletionMessage.model_validate({"role": "assistant", "content": "<think>a</think>b"})
     assert api_eval.reasoning_of(plain) == ""
     assert api_eval.scored_text(plain.content, "") == "<think>a</think>b"
+
+
+def test_default_sets_are_built_once_like_eval_sh(stub_factory, tmp_path, monkeypatch, capsys):
+    stub = stub_factory()
+    monkeypatch.chdir(tmp_path)
+    assert api_eval.main(["--base-url", stub.url, "--model", "stub", "--out", "eval/x", "--max-puzzles", "1",
+                          "--no-plot", "--no-progress"]) == 0
+    assert "building the puzzles into data/kk" in capsys.readouterr().err
+    assert sorted(p.parent.name for p in (tmp_path / "data" / "kk").glob("*ppl/test.parquet")) == \
+        [f"{n}ppl" for n in range(2, 9)]
+    assert len(_dump(tmp_path / "eval" / "x")) == 7
