@@ -19,7 +19,8 @@ named by ``PPOTrainer._val_metrics_update`` (``verl/trainer/ppo/v1/trainer_base.
   computed from the per-sample ``acc`` of the dump, grouping samples by prompt.
 
 Writes ``accuracy.csv``, ``accuracy.md`` (also printed) and ``accuracy.png`` (our rows beside the Logic-RL
-paper's reference rows) into ``--out``, each through a temporary file and ``os.replace``.
+paper's reference rows) into ``--out``, each through a temporary file and ``os.replace``
+(``data_prep.fileio``). ``write_accuracy_files`` is the one writer; ``launcher.api_eval`` calls it too.
 """
 from __future__ import annotations
 
@@ -29,16 +30,15 @@ import io
 import json
 import logging
 import math
-import os
 import re
 import sys
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from data_prep.dataset import CLEAN, parse_data_source
+from data_prep.fileio import atomic_write, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -232,7 +232,7 @@ def rows_to_csv(rows: Sequence[AccuracyRow]) -> str:
 
 
 def rows_to_markdown(rows: Sequence[AccuracyRow], name: str, sampled_temperature: float,
-                     sources: Sequence[str] = ()) -> str:
+                     sources: Sequence[str] = (), notes: Sequence[str] = ()) -> str:
     """A Markdown table by number of people: our columns, then the paper's reference rows."""
     ks = sorted({row.k for row in rows if row.k is not None})
     k_label = f"pass@{ks[0]}" if len(ks) == 1 else "pass@k"
@@ -247,25 +247,9 @@ def rows_to_markdown(rows: Sequence[AccuracyRow], name: str, sampled_temperature
     lines += ["", f"Reference rows: {REFERENCE_SOURCE}."]
     if methods:
         lines.append(f"{k_label}: {', '.join(methods)}.")
+    lines += list(notes)
     lines += [f"Source: {source}" for source in sources]
     return "\n".join(lines) + "\n"
-
-
-def _atomic_target(path: Path) -> tuple[int, str]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix + ".tmp")
-
-
-def write_text_atomic(text: str, path: Path) -> None:
-    """Write through a temporary file in the same folder, then ``os.replace``."""
-    fd, tmp = _atomic_target(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def plot_rows(rows: Sequence[AccuracyRow], name: str, path: Path, sampled_temperature: float) -> None:
@@ -298,14 +282,8 @@ def plot_rows(rows: Sequence[AccuracyRow], name: str, path: Path, sampled_temper
     ax.set_title(f"Knights and Knaves accuracy: {name}")
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
-    fd, tmp = _atomic_target(path)
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png", dpi=120)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
     finally:
         plt.close(fig)
 
@@ -319,6 +297,27 @@ class ReportFiles:
     png: Path | None
     markdown_text: str
     rows: list[AccuracyRow]
+
+
+def write_accuracy_files(
+    rows: Sequence[AccuracyRow],
+    name: str,
+    out_dir: Path,
+    sampled_temperature: float = 1.0,
+    sources: Sequence[str] = (),
+    notes: Sequence[str] = (),
+    plot: bool = True,
+) -> ReportFiles:
+    """Write accuracy.csv/.md/.png of ``rows`` into ``out_dir`` (shared by eval.sh and launcher.api_eval)."""
+    out_dir = Path(out_dir)
+    markdown = rows_to_markdown(rows, name, sampled_temperature, sources, notes)
+    files = ReportFiles(csv=out_dir / "accuracy.csv", markdown=out_dir / "accuracy.md",
+                        png=out_dir / "accuracy.png" if plot else None, markdown_text=markdown, rows=list(rows))
+    atomic_write_text(files.csv, rows_to_csv(rows))
+    atomic_write_text(files.markdown, markdown)
+    if files.png is not None:
+        plot_rows(rows, name, files.png, sampled_temperature)
+    return files
 
 
 def write_report(
@@ -340,15 +339,7 @@ def write_report(
         sources.append(f"sampled {sampled.path} (step {sampled.step})")
     if sampled_dump:
         sources.append(f"pass@k from {_dump_file(Path(sampled_dump))}")
-    out_dir = Path(out_dir)
-    markdown = rows_to_markdown(rows, name, sampled_temperature, sources)
-    files = ReportFiles(csv=out_dir / "accuracy.csv", markdown=out_dir / "accuracy.md",
-                        png=out_dir / "accuracy.png" if plot else None, markdown_text=markdown, rows=rows)
-    write_text_atomic(rows_to_csv(rows), files.csv)
-    write_text_atomic(markdown, files.markdown)
-    if files.png is not None:
-        plot_rows(rows, name, files.png, sampled_temperature)
-    return files
+    return write_accuracy_files(rows, name, out_dir, sampled_temperature, sources, plot=plot)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

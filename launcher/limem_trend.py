@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from launcher.eval_report import EvalReportError, _atomic_target, write_text_atomic
+from data_prep.fileio import atomic_write, atomic_write_text
+from launcher.eval_report import EvalReportError
 from launcher.perturb_report import LIMEM_COLUMNS, SPLIT_LABELS
 
 
@@ -80,14 +81,8 @@ def plot(name: str, rows: list[dict[str, str]], path: Path) -> None:
     ax.set_title(f"Memorisation over training: {name}")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fd, tmp = _atomic_target(path)
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png", dpi=110)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     finally:
         plt.close(fig)
 
@@ -109,8 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     writer.writeheader()
     writer.writerows(rows)
     text = markdown(args.name, rows)
-    write_text_atomic(buffer.getvalue(), args.out / "limem_by_step.csv")
-    write_text_atomic(text, args.out / "limem_by_step.md")
+    atomic_write_text(args.out / "limem_by_step.csv", buffer.getvalue())
+    atomic_write_text(args.out / "limem_by_step.md", text)
     if not args.no_plot:
         plot(args.name, rows, args.out / "limem_by_step.png")
     print(text)

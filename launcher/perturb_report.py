@@ -37,7 +37,8 @@ from typing import Iterable, Sequence
 import pyarrow.parquet as pq
 
 from data_prep.dataset import CLEAN, PERTURBATIONS, TRAIN_SAMPLE
-from launcher.eval_report import EvalReportError, _atomic_target, _dump_file, _records, write_text_atomic
+from data_prep.fileio import atomic_write, atomic_write_text
+from launcher.eval_report import EvalReportError, _dump_file, _records
 
 logger = logging.getLogger(__name__)
 
@@ -222,14 +223,8 @@ def plot(acc_rows: list, name: str, path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    fd, tmp = _atomic_target(path)
-    os.close(fd)
     try:
-        fig.savefig(tmp, format="png", dpi=110)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     finally:
         plt.close(fig)
 
@@ -249,10 +244,11 @@ def write_perturb_report(name: str, out_dir: Path, dump: Path, data: Sequence[Pa
     out_dir = Path(out_dir)
     text = markdown(name, acc, mem, [f"dump {_dump_file(Path(dump))}", f"{len(scores)} puzzles scored from {len(data)} files"])
     files = [out_dir / "perturbation.csv", out_dir / "limem.csv", out_dir / "perturbation.md"]
-    write_text_atomic(_csv(ACC_COLUMNS, [(s, n, k, c, round(a, 4)) for s, n, k, c, a in acc]), files[0])
-    write_text_atomic(_csv(LIMEM_COLUMNS, [(r.split, r.n_people, r.perturbation, r.pairs, round(r.acc, 4), r.solved, r.consistent,
-                                            "" if r.cr is None else round(r.cr, 4), round(r.limem, 4)) for r in mem]), files[1])
-    write_text_atomic(text, files[2])
+    atomic_write_text(files[0], _csv(ACC_COLUMNS, [(s, n, k, c, round(a, 4)) for s, n, k, c, a in acc]))
+    atomic_write_text(files[1], _csv(LIMEM_COLUMNS, [
+        (r.split, r.n_people, r.perturbation, r.pairs, round(r.acc, 4), r.solved, r.consistent,
+         "" if r.cr is None else round(r.cr, 4), round(r.limem, 4)) for r in mem]))
+    atomic_write_text(files[2], text)
     if plot_png:
         files.append(out_dir / "perturbation.png")
         plot(acc, name, files[3])
