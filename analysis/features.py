@@ -72,6 +72,11 @@ CJK_WEIGHT = 3.0
 CJK_SCRIPTS = ("han", "kana", "hangul")
 # A think part is "mixed" when a second writing system has this weighted share.
 MIXED_SCRIPT_SHARE = 0.2
+# A Chinese *stretch* inside a Latin-script think counts as a language switch
+# when it holds at least this many Han characters: about one short clause
+# ("那么Bob的话是假的" has 7, "所以Max也是骑士因为他说真话" 12).  Shorter runs are
+# role words or quoted terms ("Zoey是骑士": 3), which are not thinking in Chinese.
+HAN_STRETCH_MIN = 8
 
 _SCRIPT_RUNS = re.compile(
     "|".join(
@@ -91,6 +96,12 @@ _SCRIPT_RUNS = re.compile(
     )
 )
 _NON_ASCII_RUNS = re.compile(r"[^\x00-\x7f]+")
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# Glue that keeps a Chinese stretch going: spaces, digits, CJK and full-width
+# punctuation, and at most one Latin word (a name: "假设Zoey是骑士") between Han runs.
+_HAN_GLUE = r"[\s\d\u3000-\u303f\uff00-\uffef]*(?:[A-Za-z]+[\s\d\u3000-\u303f\uff00-\uffef]*)?"
+_HAN_STRETCH = re.compile(f"[{_HAN}]+(?:{_HAN_GLUE}[{_HAN}]+)*")
+_HAN_CHAR = re.compile(f"[{_HAN}]")
 _NON_LETTER_BYTES = bytes(b for b in range(256) if not (65 <= b <= 90 or 97 <= b <= 122))
 _ENOUGH_ASCII_LETTERS = re.compile(r"[A-Za-z](?:[^A-Za-z]*[A-Za-z]){%d}" % (MIN_SCRIPT_LETTERS - 1))
 # Repetition tokens: each CJK character alone, other runs of non-space.
@@ -170,6 +181,18 @@ def script_profile(text: str) -> ScriptProfile:
     dominant = ranked[0][0] if total >= MIN_SCRIPT_LETTERS else ""
     mixed = len(ranked) > 1 and ranked[1][1] / weight_total >= MIXED_SCRIPT_SHARE
     return ScriptProfile(dominant, cjk / total, mixed)
+
+
+def longest_han_stretch(text: str) -> int:
+    """Han characters in the longest Chinese stretch of ``text`` (0 for ASCII text).
+
+    A stretch is a run of Han characters joined by spaces, digits, CJK
+    punctuation and at most one Latin word between two Han runs, so a Chinese
+    sentence that names the puzzle's people stays one stretch.
+    """
+    if text.isascii():
+        return 0
+    return max((len(_HAN_CHAR.findall(m.group())) for m in _HAN_STRETCH.finditer(text)), default=0)
 
 
 def repetition_score(text: str, n: int = REPETITION_N) -> float:
@@ -304,8 +327,16 @@ def text_features(output: str, think_prefilled: bool) -> dict[str, Any]:
     row["think_script"] = think_script.dominant
     row["answer_script"] = answer_script.dominant
     both_known = bool(think_script.dominant and answer_script.dominant)
-    row["lang_switch"] = both_known and think_script.dominant != answer_script.dominant
-    row["zh_think_en_answer"] = both_known and think_script.dominant == "han" and answer_script.dominant == "latin"
+    stretch = longest_han_stretch(parts.think) if think_script.cjk_share else 0
+    row["think_han_stretch"] = stretch
+    # A Chinese stretch inside a Latin think with a Latin answer is Chinese
+    # thinking too, even when the paragraph is too short to change the dominant script.
+    han_stretch_switch = (stretch >= HAN_STRETCH_MIN and think_script.dominant == "latin"
+                          and answer_script.dominant == "latin")
+    row["han_stretch_switch"] = han_stretch_switch
+    row["lang_switch"] = (both_known and think_script.dominant != answer_script.dominant) or han_stretch_switch
+    row["zh_think_en_answer"] = (both_known and think_script.dominant == "han"
+                                 and answer_script.dominant == "latin") or han_stretch_switch
     row["mixed_script_think"] = think_script.mixed
     row["retry_too_late"] = _retry_too_late(parts)
     row["repetition"] = repetition_score(lowered)
@@ -473,6 +504,8 @@ FEATURE_COLUMNS: dict[str, str] = {
     "answer_cjk_share": "float64",
     "think_script": "object",
     "answer_script": "object",
+    "think_han_stretch": "int64",
+    "han_stretch_switch": "bool",
     "lang_switch": "bool",
     "zh_think_en_answer": "bool",
     "mixed_script_think": "bool",

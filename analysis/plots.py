@@ -136,6 +136,7 @@ def plot_language(train: pd.DataFrame) -> Figure:
     _line(axes[1], train, "lang_switch_rate", "think and answer scripts differ")
     _line(axes[1], train, "zh_think_en_answer_rate", "Chinese think, English answer")
     _line(axes[1], train, "mixed_script_think_rate", "mixed-script think")
+    _line(axes[1], train, "han_stretch_switch_rate", "Chinese stretch in an English think")
     axes[1].set_title("Language switching (share of responses)")
     axes[1].set_ylim(-0.02, 1.02)
     for ax in axes:

@@ -11,6 +11,8 @@ import pytest
 from analysis.errors import AnalysisInputError
 from analysis.features import (
     FEATURE_COLUMNS,
+    HAN_STRETCH_MIN,
+    longest_han_stretch,
     FeatureOptions,
     TokenizerCounter,
     WordCounter,
@@ -86,6 +88,23 @@ def test_language_switch_flags() -> None:
     assert not same["lang_switch"] and not same["zh_think_en_answer"]
     no_answer = text_features("假设Zoey是骑士，那么Bob是骑士的说法是假的。", True)
     assert not no_answer["lang_switch"]
+
+
+def test_chinese_stretch_in_an_english_think_is_a_switch() -> None:
+    english = "Zoey says Bob is a knave, so if Zoey is a knight then Bob lies and Max tells the truth. " * 12
+    paragraph = "假设Zoey是骑士，那么她说的话是真的，所以Bob是骗子；Bob说Zoey是骗子，这句话是假的，符合骗子的身份。" * 3
+    answer = "</think><answer>(1) Zoey is a knight</answer>"
+    planted = text_features(f"{english}{paragraph} {english}{answer}", True)
+    assert planted["think_script"] == "latin"  # the paragraph does not change the dominant script
+    assert planted["think_han_stretch"] >= HAN_STRETCH_MIN
+    assert planted["han_stretch_switch"] and planted["lang_switch"] and planted["zh_think_en_answer"]
+    plain = text_features(f"{english}{english}{answer}", True)
+    assert planted["think_cjk_share"] > plain["think_cjk_share"] == 0.0  # the shares are unchanged in meaning
+    # one Han character short of a stretch: a term or a tag, not thinking in Chinese
+    short = "那么" + "的" * (HAN_STRETCH_MIN - 3)
+    assert longest_han_stretch(short) == HAN_STRETCH_MIN - 1
+    assert not text_features(f"{english}{short}。{english}{answer}", True)["lang_switch"]
+    assert longest_han_stretch("那么Bob的话是假的, then") == 7  # one Latin name inside a stretch keeps it whole
 
 
 def _naive_rep4(text: str) -> float:
