@@ -54,8 +54,23 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "think_cjk_share_mean",
     "answer_cjk_share_mean",
     "score_mismatch_rate",
+    "correct_share",
+    "wrong_share",
+    "unjudged_share",
     "well_formed_think_chars_median",
     "length_unit",
+)
+# The outcomes of a response, exclusive and exhaustive: their shares of a step's
+# responses add up to 1.  (column, label, colour); format errors and unparsed
+# answers are the columns above, the rest are ``*_share`` columns over *all*
+# responses (``acc`` and ``wrong_answer_rate`` leave out responses whose ground
+# truth is missing or malformed: "unjudged").
+OUTCOMES: tuple[tuple[str, str, str], ...] = (
+    ("correct_share", "all correct", "#2ca02c"),
+    ("wrong_share", "wrong answer", "#d62728"),
+    ("unparsed_rate", "unparsed answer (well formed)", "#ff7f0e"),
+    ("format_error_rate", "format error", "#7f7f7f"),
+    ("unjudged_share", "no usable ground truth (well formed)", "#bcbd22"),
 )
 # Tolerance for "all rewards equal" and "dumped score == recomputed score".
 SCORE_TOLERANCE = 1e-6
@@ -71,6 +86,9 @@ def per_step(features: pd.DataFrame, length_unit: str) -> pd.DataFrame:
     work = features.assign(
         format_error=1.0 - features["format_ok"],
         unparsed=(features["answer_status"].astype("object") == "unparsed").astype("float64"),
+        correct=(features["answer_status"].astype("object") == "correct").astype("float64"),
+        wrong=(features["answer_status"].astype("object") == "wrong").astype("float64"),
+        unjudged=(features["acc"].isna() & (features["format_ok"] > 0.5)).astype("float64"),
         mismatch=_mismatch(features),
     )
     grouped = work.groupby("step", sort=True)
@@ -82,6 +100,9 @@ def per_step(features: pd.DataFrame, length_unit: str) -> pd.DataFrame:
         format_error_rate=("format_error", "mean"),
         wrong_answer_rate=("answer_wrong", "mean"),
         unparsed_rate=("unparsed", "mean"),
+        correct_share=("correct", "mean"),
+        wrong_share=("wrong", "mean"),
+        unjudged_share=("unjudged", "mean"),
         len_mean=("length", "mean"),
         len_min=("length", "min"),
         len_max=("length", "max"),

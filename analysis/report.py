@@ -7,7 +7,7 @@ Writes into ``OUT``:
 * ``acc_by_n_people.csv`` (and ``val_acc_by_n_people.csv``): all-correct ratio
   per step and puzzle size;
 * ``metrics.csv`` with ``--metrics`` / ``--wandb-run``;
-* PNG plots: ``reward_curves.png``, ``length.png``, ``behaviours.png``,
+* PNG plots: ``reward_curves.png``, ``acc_by_n_people.png``, ``length.png``, ``behaviours.png``,
   ``language.png``, ``signal.png`` and ``metrics.png`` when metrics are given;
 * ``report.html`` (self-contained) and ``timings.json``;
 * ``.cache/``: the per-file feature cache (``--cache-dir`` moves it).
@@ -134,15 +134,17 @@ def build_report(
     val_table = per_step(val_run.frame, val_run.length_unit) if val_run is not None else None
     aggregates_done = time.perf_counter()
 
+    train_by_n = acc_by_n_people(train.frame)
+    val_by_n = acc_by_n_people(val_run.frame) if val_run is not None else None
     files = [write_csv_atomic(train_table, out_dir / "per_step.csv"),
-             write_csv_atomic(acc_by_n_people(train.frame), out_dir / "acc_by_n_people.csv")]
-    if val_run is not None and val_table is not None:
+             write_csv_atomic(train_by_n, out_dir / "acc_by_n_people.csv")]
+    if val_run is not None and val_table is not None and val_by_n is not None:
         files.append(write_csv_atomic(val_table, out_dir / "val_per_step.csv"))
-        files.append(write_csv_atomic(acc_by_n_people(val_run.frame), out_dir / "val_acc_by_n_people.csv"))
+        files.append(write_csv_atomic(val_by_n, out_dir / "val_acc_by_n_people.csv"))
     if metrics_frame is not None:
         files.append(write_csv_atomic(metrics_frame, out_dir / "metrics.csv"))
 
-    plot_files = _write_plots(out_dir, train_table, val_table, train.length_unit, metrics_frame)
+    plot_files = _write_plots(out_dir, train_table, val_table, train.length_unit, metrics_frame, train_by_n, val_by_n)
     files.extend(path for _, path in plot_files)
     plots_done = time.perf_counter()
 
@@ -187,9 +189,12 @@ def _load_metrics(metrics: str | Path | None, wandb_run: str | None) -> pd.DataF
 
 
 def _write_plots(out_dir: Path, train: pd.DataFrame, val: pd.DataFrame | None, unit: str,
-                 metrics: pd.DataFrame | None) -> list[tuple[str, Path]]:
+                 metrics: pd.DataFrame | None, train_by_n: pd.DataFrame,
+                 val_by_n: pd.DataFrame | None) -> list[tuple[str, Path]]:
     written = [
         ("Reward curves", plots.save_figure(plots.plot_reward_curves(train, val), out_dir / "reward_curves.png")),
+        ("All-correct ratio per puzzle size",
+         plots.save_figure(plots.plot_acc_by_n_people(train_by_n, val_by_n), out_dir / "acc_by_n_people.png")),
         (f"Response length ({unit})", plots.save_figure(plots.plot_lengths(train, unit), out_dir / "length.png")),
         ("Behaviours", plots.save_figure(plots.plot_behaviours(train, unit), out_dir / "behaviours.png")),
         ("Language switching", plots.save_figure(plots.plot_language(train), out_dir / "language.png")),
