@@ -51,7 +51,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.loading import ParsedFile, parse_jsonl, repair_ground_truth, row_step, step_from_file_name
+from analysis import registry
 from analysis.patterns import BEHAVIOUR_POOLS, RETHINK_MATCHER, VERIFY_WORDS, count_behaviours
+from analysis.registry import ResponseContext
 
 log = logging.getLogger(__name__)
 
@@ -308,6 +310,10 @@ class FileFeatures:
 
 def text_features(output: str, think_prefilled: bool) -> dict[str, Any]:
     """Features computed from the response text alone (no scorer, no length unit)."""
+    return _text_features(output, think_prefilled)[0]
+
+
+def _text_features(output: str, think_prefilled: bool) -> tuple[dict[str, Any], LenientParts, str]:
     parts = split_lenient(output, think_prefilled)
     lowered = output.lower()
     if len(lowered) == len(output):  # lower-case once, slice the think part out
@@ -344,7 +350,29 @@ def text_features(output: str, think_prefilled: bool) -> dict[str, Any]:
     row["answer_chars"] = len(parts.answer)
     row["has_answer"] = parts.has_answer
     row["unclosed"] = not parts.answer_closed
-    return row
+    return row, parts, lowered_think
+
+
+def detector_features(output: str, parts: LenientParts, lowered_think: str, row: dict[str, Any],
+                      record: dict[str, Any]) -> dict[str, Any]:
+    """Columns of the registered detectors that are not built in (analysis.registry)."""
+    found: dict[str, Any] = {}
+    context: ResponseContext | None = None
+    for detector in registry.detectors():
+        if detector.builtin:
+            continue
+        if detector.pool is not None:
+            count = detector.pool.count(lowered_think)
+            found[f"{detector.name}_count"] = count
+            found[detector.name] = count > 0
+            continue
+        if context is None:
+            context = ResponseContext(output, parts.think, lowered_think, parts.answer, parts.think_start,
+                                      {**row}, record)
+        value = detector.function(context)  # type: ignore[misc]
+        found[detector.name] = bool(value) if detector.kind == "flag" else _as_float(value)
+        context.row[detector.name] = found[detector.name]
+    return found
 
 
 def _retry_too_late(parts: LenientParts) -> bool:
@@ -449,7 +477,9 @@ def features_of_parsed(parsed: ParsedFile, counter: LengthCounter, options: Feat
             "score": _as_float(record.get("score")),
         }
         row.update(score_features(output, ground_truth, prefilled, _data_source(record, ground_truth)))
-        row.update(text_features(output, prefilled))
+        text_row, parts, lowered_think = _text_features(output, prefilled)
+        row.update(text_row)
+        row.update(detector_features(output, parts, lowered_think, row, record))
         rows.append(row)
         outputs.append(output)
     if no_output:
@@ -521,10 +551,16 @@ FEATURE_COLUMNS: dict[str, str] = {
 }
 
 
+def feature_columns() -> dict[str, str]:
+    """:data:`FEATURE_COLUMNS` plus the columns of the registered detectors that are not built in."""
+    return {**FEATURE_COLUMNS, **registry.extra_feature_columns()}
+
+
 def empty_feature_frame() -> pd.DataFrame:
     """A zero-row frame with every feature column and dtype."""
-    return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in FEATURE_COLUMNS.items()})
+    return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in feature_columns().items()})
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[list(FEATURE_COLUMNS)].astype(FEATURE_COLUMNS)
+    columns = feature_columns()
+    return frame[list(columns)].astype(columns)

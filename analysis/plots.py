@@ -24,19 +24,10 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from analysis.aggregate import OUTCOMES, rolling  # noqa: E402
 from analysis.feature_cache import FILE_MODE  # noqa: E402
-from analysis.features import BEHAVIOURS  # noqa: E402
+from analysis import registry  # noqa: E402
 
 TRAIN_COLOUR = "#1f77b4"
 VAL_COLOUR = "#d62728"
-BEHAVIOUR_LABELS = {
-    "hesitation": "hesitation",
-    "exploration": "multi-path exploration",
-    "backtracking": "backtracking",
-    "summary": "staged summary",
-    "final_verify": "final verification",
-    "lang_switch": "language switch",
-    "retry_too_late": "retry too late",
-}
 DEFAULT_METRIC_KEYS = (
     "critic/score/mean",
     "response_length/mean",
@@ -152,8 +143,9 @@ def plot_lengths(train: pd.DataFrame, length_unit: str) -> Figure:
 def plot_behaviours(train: pd.DataFrame, length_unit: str) -> Figure:
     """Behaviour rates, verification words per 1k, repetition."""
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), gridspec_kw={"width_ratios": [2, 1, 1]})
-    for name in (*BEHAVIOURS, "retry_too_late"):
-        _line(axes[0], train, f"{name}_rate", BEHAVIOUR_LABELS[name])
+    for detector in registry.detectors("behaviours"):
+        if detector.step_column in train:
+            _line(axes[0], train, detector.step_column, detector.label, detector.colour)
     axes[0].set_ylim(-0.02, 1.02)
     axes[0].set_ylabel("share of responses")
     axes[0].set_title("Behaviours (share of responses)")
@@ -178,10 +170,9 @@ def plot_language(train: pd.DataFrame) -> Figure:
     _line(axes[0], train, "answer_cjk_share_mean", "answer part")
     axes[0].set_title("Share of CJK characters among letters")
     axes[0].set_ylim(-0.02, 1.02)
-    _line(axes[1], train, "lang_switch_rate", "think and answer scripts differ")
-    _line(axes[1], train, "zh_think_en_answer_rate", "Chinese think, English answer")
-    _line(axes[1], train, "mixed_script_think_rate", "mixed-script think")
-    _line(axes[1], train, "han_stretch_switch_rate", "Chinese stretch in an English think")
+    for detector in registry.detectors("language"):
+        if detector.step_column in train:
+            _line(axes[1], train, detector.step_column, detector.label, detector.colour)
     axes[1].set_title("Language switching (share of responses)")
     axes[1].set_ylim(-0.02, 1.02)
     for ax in axes:

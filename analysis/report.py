@@ -32,7 +32,8 @@ from analysis.collect import DEFAULT_WORKERS, RunFeatures, collect_features, mak
 from analysis.errors import AnalysisInputError
 from analysis.examples import pick_early_late_pairs, pick_examples
 from analysis.feature_cache import FILE_MODE
-from analysis.features import BEHAVIOURS, FeatureOptions
+from analysis import registry
+from analysis.features import FeatureOptions
 from analysis.html_report import ReportContent, render
 from analysis.loading import load_metrics_file, load_wandb_history
 from analysis import plots
@@ -208,10 +209,8 @@ def _write_plots(out_dir: Path, train: pd.DataFrame, val: pd.DataFrame | None, u
 
 
 def _examples(run: RunFeatures, k: int) -> dict[str, list]:
-    chosen = {name: pick_examples(run, name, k) for name in BEHAVIOURS}
-    chosen["lang_switch"] = pick_examples(run, "lang_switch", k, sort_by="think_cjk_share")
-    chosen["retry_too_late"] = pick_examples(run, "retry_too_late", k)
-    return chosen
+    return {d.name: pick_examples(run, d.name, k, sort_by=d.sort_by)
+            for d in registry.detectors() if d.examples and d.kind == "flag"}
 
 
 def _run_facts(train: RunFeatures, val: RunFeatures | None, metrics: str | Path | None, wandb_run: str | None) -> dict[str, str]:
