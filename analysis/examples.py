@@ -23,7 +23,7 @@ from analysis.patterns import RETHINK_MATCHER, behaviour_spans, lower_aligned
 
 # Facts shown next to an example.
 FACT_COLUMNS = ("step", "score", "answer_status", "format_error", "length", "repetition",
-                "think_script", "answer_script", "think_cjk_share")
+                "think_script", "answer_script", "think_cjk_share", "claims_made", "claim_correct_share")
 
 
 @dataclass

@@ -52,7 +52,7 @@ import pandas as pd
 
 from analysis.loading import ParsedFile, parse_jsonl, repair_ground_truth, row_step, step_from_file_name
 from analysis import registry
-from analysis.patterns import BEHAVIOUR_POOLS, RETHINK_MATCHER, VERIFY_WORDS, count_behaviours
+from analysis.patterns import BEHAVIOUR_MATCHER, BEHAVIOUR_POOLS, RETHINK_MATCHER, VERIFY_WORDS, behaviour_matches
 from analysis.registry import ResponseContext
 
 log = logging.getLogger(__name__)
@@ -310,7 +310,9 @@ class FileFeatures:
 
 def text_features(output: str, think_prefilled: bool) -> dict[str, Any]:
     """Features computed from the response text alone (no scorer, no length unit)."""
-    return _text_features(output, think_prefilled)[0]
+    row = _text_features(output, think_prefilled)[0]
+    del row["_behaviour_matches"]
+    return row
 
 
 def _text_features(output: str, think_prefilled: bool) -> tuple[dict[str, Any], LenientParts, str]:
@@ -320,8 +322,13 @@ def _text_features(output: str, think_prefilled: bool) -> tuple[dict[str, Any], 
         lowered_think = lowered[parts.think_start : parts.think_start + len(parts.think)]
     else:
         lowered_think = parts.think.lower()
-    counts = count_behaviours(lowered_think)
-    row: dict[str, Any] = {}
+    raw_matches = BEHAVIOUR_MATCHER.matches(lowered_think)
+    matches = behaviour_matches(lowered_think, raw_matches)
+    counts = dict.fromkeys(BEHAVIOURS, 0)
+    for name, _, _ in matches:
+        counts[name] += 1
+    # kept for the claim detectors (analysis/claims.py), dropped before the row is stored
+    row: dict[str, Any] = {"_behaviour_matches": (raw_matches, matches)}
     for name in BEHAVIOURS:
         row[f"{name}_count"] = counts[name]
         row[name] = counts[name] > 0
@@ -368,7 +375,7 @@ def detector_features(output: str, parts: LenientParts, lowered_think: str, row:
             continue
         if context is None:
             context = ResponseContext(output, parts.think, lowered_think, parts.answer, parts.think_start,
-                                      {**row}, record)
+                                      {**row}, record, {"behaviour_matches": row.get("_behaviour_matches")})
         value = detector.function(context)  # type: ignore[misc]
         found[detector.name] = bool(value) if detector.kind == "flag" else _as_float(value)
         context.row[detector.name] = found[detector.name]
@@ -416,6 +423,7 @@ def score_features(output: str, ground_truth: Any, think_prefilled: bool, data_s
         "answer_wrong": float(result["answer_wrong"]),
         "answer_status": str(result["answer_status"]),
         "format_error": str(result["format_error"]),
+        "pred": str(result.get("pred", "")),  # for claim checking; not a stored column
     }
 
 
@@ -480,6 +488,8 @@ def features_of_parsed(parsed: ParsedFile, counter: LengthCounter, options: Feat
         text_row, parts, lowered_think = _text_features(output, prefilled)
         row.update(text_row)
         row.update(detector_features(output, parts, lowered_think, row, record))
+        del row["_behaviour_matches"]
+        row.pop("pred", None)
         rows.append(row)
         outputs.append(output)
     if no_output:

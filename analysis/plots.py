@@ -183,6 +183,29 @@ def plot_language(train: pd.DataFrame) -> Figure:
     return fig
 
 
+def plot_claims(train: pd.DataFrame) -> Figure:
+    """Claim checking (registry group ``claims``): shares and flags left, counts per response right."""
+    fig, axes = plt.subplots(1, 2, figsize=(15, 4.5), gridspec_kw={"width_ratios": [2, 1]})
+    for detector in registry.detectors("claims"):
+        if detector.step_column not in train or not train[detector.step_column].notna().any():
+            continue
+        ax = axes[1] if detector.scale == "count" else axes[0]
+        subset = train[["step", detector.step_column]].dropna()
+        _line(ax, subset, detector.step_column, detector.label, detector.colour)
+    axes[0].set_ylim(-0.02, 1.02)
+    axes[0].set_ylabel("share (responses, or claims)")
+    axes[0].set_title("Claims checked against the puzzle")
+    axes[1].set_ylabel("per response (mean)")
+    axes[1].set_title("Claims and case splits per response")
+    for ax in axes:
+        ax.set_xlabel("training step")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def plot_signal(train: pd.DataFrame) -> Figure:
     """Truncation and zero-variance groups (no GRPO signal)."""
     fig, ax = plt.subplots(figsize=(11, 4))

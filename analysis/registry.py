@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from analysis import claims
 from analysis.patterns import BACKTRACKING, BEHAVIOUR_POOLS, EXPLORATION, FINAL_VERIFY, HESITATION, SUMMARY, Pool
 
 Group = Literal["behaviours", "language", "claims"]
@@ -62,7 +63,7 @@ class Detector:
     sort_by: str | None = None  # column ranking the examples (default: ``<name>_count`` or length)
     # Highlight spans (start, end) in the output, for functions; pools highlight their matches.
     spans: Callable[[ResponseContext], list[tuple[int, int]]] | None = None
-    needs_record: bool = False  # the function reads ``record`` (the dump row), not just the text
+    scale: Literal["share", "count"] = "share"  # numbers: a share in [0, 1] or a count (own plot axis)
 
     def __post_init__(self) -> None:
         if self.pool is not None and self.function is not None:
@@ -97,6 +98,23 @@ DETECTORS: list[Detector] = [
     Detector("mixed_script_think", "mixed-script think", "#8c564b", group="language", examples=False),
     Detector("han_stretch_switch", "Chinese stretch in an English think", "#bcbd22", group="language",
              examples=False),
+    # Claim checking (analysis/claims.py): numbers are per response, empty when not defined.
+    Detector("claims_made", "role claims made", "#1f77b4", group="claims", function=claims.claims_made,
+             kind="number", scale="count"),
+    Detector("case_splits", "case splits (assumptions)", "#17becf", group="claims", function=claims.case_splits,
+             kind="number", scale="count"),
+    Detector("claim_correct_share", "share of checked claims that are correct", "#2ca02c", group="claims",
+             function=claims.claim_correct_share, kind="number"),
+    Detector("last_claims_agree", "last claim per person agrees with the answer", "#9467bd", group="claims",
+             function=claims.last_claims_agree, kind="number"),
+    Detector("contradiction_real", "declared contradictions that are real", "#8c564b", group="claims",
+             function=claims.contradiction_real, kind="number"),
+    Detector("wrong_claim", "a claim contradicts the puzzle", "#d62728", group="claims",
+             function=claims.wrong_claim, spans=claims.wrong_claim_spans),
+    Detector("effective_reflection", "effective reflection (a wrong claim corrected)", "#2ca02c", group="claims",
+             function=claims.effective_reflection, spans=claims.effective_reflection_spans),
+    Detector("superficial_reflection", "superficial reflection (verified, unchanged, wrong)", "#ff7f0e",
+             group="claims", function=claims.superficial_reflection, spans=claims.superficial_reflection_spans),
 ]
 
 

@@ -8,7 +8,7 @@ Writes into ``OUT``:
   per step and puzzle size;
 * ``metrics.csv`` with ``--metrics`` / ``--wandb-run``;
 * PNG plots: ``reward_curves.png``, ``acc_by_n_people.png``, ``length.png``, ``behaviours.png``,
-  ``language.png``, ``signal.png`` and ``metrics.png`` when metrics are given;
+  ``language.png``, ``claims.png``, ``signal.png`` and ``metrics.png`` when metrics are given;
 * ``report.html`` (self-contained) and ``timings.json``;
 * ``.cache/``: the per-file feature cache (``--cache-dir`` moves it).
 
@@ -199,6 +199,7 @@ def _write_plots(out_dir: Path, train: pd.DataFrame, val: pd.DataFrame | None, u
         (f"Response length ({unit})", plots.save_figure(plots.plot_lengths(train, unit), out_dir / "length.png")),
         ("Behaviours", plots.save_figure(plots.plot_behaviours(train, unit), out_dir / "behaviours.png")),
         ("Language switching", plots.save_figure(plots.plot_language(train), out_dir / "language.png")),
+        ("Claims checked against the puzzle", plots.save_figure(plots.plot_claims(train), out_dir / "claims.png")),
         ("Training signal", plots.save_figure(plots.plot_signal(train), out_dir / "signal.png")),
     ]
     if metrics is not None:

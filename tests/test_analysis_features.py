@@ -11,6 +11,7 @@ import pytest
 from analysis.errors import AnalysisInputError
 from analysis.features import (
     FEATURE_COLUMNS,
+    feature_columns,
     HAN_STRETCH_MIN,
     longest_han_stretch,
     FeatureOptions,
@@ -204,7 +205,8 @@ def test_features_of_file_columns_types_and_lengths(tmp_path: Path) -> None:
     path = _dump(tmp_path / "5.jsonl", [GOOD, "cut off in the middle of a"], unknown_field={"a": 1})
     result = features_of_file(path, WordCounter())
     frame = result.frame
-    assert list(frame.columns) == list(FEATURE_COLUMNS)
+    assert list(frame.columns) == list(feature_columns())  # the fixed columns, then the registry's
+    assert list(frame.columns)[: len(FEATURE_COLUMNS)] == list(FEATURE_COLUMNS)
     assert frame["step"].tolist() == [5, 5]
     assert frame["length"].tolist() == [len(GOOD.split()), 7]
     assert frame["truncated"].tolist() == [False, True]  # no cap known: unclosed = truncated

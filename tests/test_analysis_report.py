@@ -95,7 +95,11 @@ def test_report_on_the_fixture_matches_an_independent_computation(run_copy: Path
     assert metrics["step"].tolist() == list(range(1, 8))
     by_n = pd.read_csv(out / "acc_by_n_people.csv")
     assert list(by_n.columns) == ["step", "acc_3ppl"]
-    for name in ("reward_curves", "acc_by_n_people", "length", "behaviours", "language", "signal", "metrics"):
+    for column in ("claims_made_mean", "claim_correct_share_mean", "last_claims_agree_mean", "contradiction_real_mean",
+                   "effective_reflection_rate", "superficial_reflection_rate", "han_stretch_switch_rate"):
+        assert column in table.columns
+    assert (table["claims_made_mean"] > 0).all()  # every fixture think makes role claims
+    for name in ("reward_curves", "acc_by_n_people", "length", "behaviours", "language", "claims", "signal", "metrics"):
         assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert any("7.jsonl: skipped truncated last line" in w for w in result.warnings)
     assert not list(out.glob(".*tmp")), "temporary files left behind"
@@ -104,7 +108,7 @@ def test_report_on_the_fixture_matches_an_independent_computation(run_copy: Path
 def test_html_is_self_contained_escaped_and_shows_examples(run_copy: Path, tmp_path: Path) -> None:
     build_report(run_copy / "rollouts", tmp_path / "out", workers=1, progress=False)
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
-    assert page.count("data:image/png;base64,") == 6
+    assert page.count("data:image/png;base64,") == 7
     assert "All-correct ratio per puzzle size" in page
     assert "<script" not in page and 'src="http' not in page and "<link" not in page
     assert "&lt;/think&gt;" in page and "&lt;answer&gt;" in page  # dump text is escaped
