@@ -125,6 +125,49 @@ add("Lily is a knight. Hmm, wait. Lily is a knight, yes. Omar is a knight. Ivy i
 # ---------------- held out: written after the rules were frozen ----------------
 SPLIT[0] = "held_out"
 
+add("Start with Ivy. Let's say Ivy is a knight; then Lily is a knight exactly when Omar is a knave. Omar's claim that Ivy is a knave "
+    "would make Omar a knave. Then Lily, who vouches for Omar, is a knave as well. But then Lily is a knave and Omar is a knave, "
+    "so Ivy's biconditional is false. That can't happen for a knight. Hence Ivy is a knave, Omar is a knight and Lily is a knight.",
+    "held-out: 'let's say' case, 'that can't happen' contradiction, conclusions",
+    claims="Omar-@ Lily-@ Lily-@ Omar-@ Ivy- Omar+ Lily+", assumptions="Ivy+", contradictions=1)
+add("I'll consider two scenarios. Scenario A: Omar is a knave. In that scenario Ivy is a knight, and Lily, who said Omar is a knight, is a knave. "
+    "Ivy's statement is then false, which rules scenario A out. Scenario B: Omar is a knight. Then Ivy is a knave and Lily is a knight. "
+    "Everything is consistent.",
+    "held-out: 'Scenario A:' cases (no 'if'/'case' word), 'rules ... out'",
+    claims="Ivy+@ Lily-@ Ivy-@ Lily+@", assumptions="Omar- Omar+", contradictions=1)
+add("Omar tells the truth, so Ivy is a knave. Lily says Omar is a knight, which is correct, so Lily tells the truth too. "
+    "Ivy: knave. Omar: knight. Lily: knight.",
+    "held-out: 'tells the truth' and 'Name: role' forms",
+    claims="Omar+ Ivy- Lily+ Ivy- Omar+ Lily+")
+add("Maybe Lily is a knave? If so, Omar is a knave and Ivy a knight, and Ivy's statement fails. So no. Lily is a knight, "
+    "and Omar is a knight. Ivy is a knave.",
+    "held-out: question-form assumption ('Maybe ... ? If so'), elliptical 'Ivy a knight'",
+    claims="Omar-@ Ivy+@ Lily+ Omar+ Ivy-", assumptions="Lily-", contradictions=1)
+add("Lily is a knave, Omar is a knave, Ivy is a knight. Hmm, wait: Ivy says Lily is a knight iff Omar is a knave, and with both of them knaves "
+    "that is false, so Ivy would be lying. I made a mistake. Ivy is a knave, Omar is a knight, Lily is a knight.",
+    "held-out: effective reflection ('Hmm, wait' ... 'I made a mistake')",
+    claims="Lily- Omar- Ivy+ Ivy- Omar+ Lily+", effective=True)
+add("Omar is a knight. Ivy is a knight. Lily is a knight. Let me check each statement again. Lily says Omar is a knight: true. "
+    "Omar says Ivy is a knave: false, but Omar is a knight... that seems fine. All good.",
+    "held-out: superficial reflection (re-check notices nothing, wrong answer)",
+    answer=[True, True, True], claims="Omar+ Ivy+ Lily+ Omar+", superficial=True)
+# (label corrected after the first scoring: "but Omar is a knight..." is the model's own claim; first labelled without it)
+add("先假设Omar是骗子。这样Ivy就是骑士，而Lily说Omar是骑士，所以Lily是骗子。可是Ivy的话就不对了，出现矛盾。因此Omar是骑士，Ivy是骗子，Lily是骑士。",
+    "held-out zh: 先假设 case, 出现矛盾, conclusions; Lily说... is quoted",
+    claims="Ivy+@ Lily-@ Omar+ Ivy- Lily+", assumptions="Omar-", contradictions=1)
+add("Lily的说法：Omar是骑士。Omar的说法：Ivy是骗子。检查：Lily是骑士时，Omar是骑士，Ivy是骗子，Ivy的话为假，符合。答案是Lily和Omar是骑士，Ivy是骗子。",
+    "held-out zh: statements restated after 说法：, '...时' as a case, group claim in Chinese",
+    claims="Omar+@ Ivy-@ Lily+ Omar+ Ivy-", assumptions="Lily+")
+add("Zoey's statement and Max's statement mirror each other. Bob, on the other hand, accuses both of them. Assume Zoey is a knave: "
+    "then Bob's claim is at least half right, so Bob could be a knight, but then Max must be a knave too, and Max's statement would be true, "
+    "contradiction. Zoey is a knight then. Bob is a knave since Zoey isn't a knave. Max is a knight.",
+    "held-out: puzzle A, hedge inside a case ('could be'), negated link in a 'since' clause", puzzle=PUZZLE_A,
+    claims="Max-@ Zoey+ Bob- Zoey+ Max+", assumptions="Zoey-", contradictions=1)
+add("The puzzle says Zoey claims Bob is a knave iff Max is a knight, Bob claims Zoey and Max are both knaves, and Max claims Zoey is a knave iff Bob is a knight. "
+    "Bob can't be a knight: that would make Zoey and Max knaves, and Max's biconditional would then be true. So Bob is a knave and both others are knights.",
+    "held-out: long restatement of all statements (not claims), 'both others are knights' (no names)", puzzle=PUZZLE_A,
+    claims="Bob- Bob-")
+
 with open(Path(__file__).resolve().parent / "analysis_claims_fixture.jsonl", "w", encoding="utf-8") as f:
     for r in rows:
         f.write(json.dumps(r, ensure_ascii=False) + "\n")
