@@ -53,14 +53,21 @@ from __future__ import annotations
 import json
 import math
 import re
-from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import product
 from typing import Any
 
 from analysis.loading import repair_ground_truth
-from analysis.patterns import BACKTRACKING, BEHAVIOUR_MATCHER, FINAL_VERIFY, HESITATION, SUMMARY, behaviour_matches
+from analysis.patterns import (
+    BACKTRACKING,
+    BEHAVIOUR_MATCHER,
+    FINAL_VERIFY,
+    HESITATION,
+    SUMMARY,
+    behaviour_matches,
+    lower_aligned,
+)
 
 # Chinese role words, for the default knight/knave pair only.
 ZH_TRUTHFUL = ("骑士",)
@@ -79,27 +86,130 @@ _ZH_TRUTH = {"说真话": True, "说实话": True, "讲真话": True, "说的是
              "在说谎": False, "说假话": False, "在撒谎": False}
 _ZH_MODS = r"(?:也|就|则|一定|必须|必然|肯定|确实|应该|只能|只可能|都|必定|便|才|仍然|还|将|会)*"
 
-# What makes a clause: punctuation and the connectives that start a consequence.
-_BOUNDARY = re.compile(r"[.;!?\n,，。；！？、]|\b(?:then|so|therefore|thus|hence|which means|meaning|but)\b"
-                       r"|那么|所以|因此|于是|但是|可是")
-_SPEECH = re.compile(r"\b(?:says?|said|saying|claims?|claimed|claiming|states?|stated|stating|statement|"
-                     r"tells? (?:us|me)|told|according to|accus\w*|calls?|called|asserts?|asserted|mentions?|"
-                     r"insists?|declares?|declared)\b|说(?!谎|真话|实话|假话|的是真话)|声称|称|指出|陈述|表示|认为|的话")
-_HEDGE = re.compile(r"\b(?:whether|could|might|may|possibly|perhaps|either|or not|unless|check if|see if)\b"
-                    r"|是否|或者|可能|还是")
-_ASSUME = re.compile(r"\b(?:if|suppose|supposing|assume|assuming|assumption|let's say|let us say|what if|"
-                     r"hypothesis|hypothesize)\b|\bcase\s*(?:\d+|one|two|three|four|[a-d])\s*[:：).]"
-                     r"|假设|假如|如果|若|假定|设想|倘若|要是|情况[一二三四1234]")
-_CONTRADICTION = re.compile(r"\b(?:contradict\w*|inconsistent|inconsistency|impossible|not possible|paradox)\b"
-                            r"|\b(?:this|that|the|our) (?:case|assumption|scenario|possibility|option) "
-                            r"(?:fails|is (?:wrong|false|invalid|impossible)|doesn't work|does not work|cannot hold|can't hold)"
-                            r"|矛盾|不可能|不成立|冲突")
+# Everything below is found with str methods (C speed) and small anchored regexes: scanning a
+# 2.5 KB think with one big alternation costs ~0.5 ms, too slow at 200k responses.
+# Clause boundaries: punctuation, and the connectives that start a consequence (each ends in a space,
+# replaced by the boundary mark, so positions do not move).
+_BOUNDARY_MARK = "\x00"
+_PUNCTUATION_TO_MARK = str.maketrans({c: _BOUNDARY_MARK for c in ".;!?\n,，。；！？、"})
+_BOUNDARY_WORDS = (" then ", " so ", " therefore ", " thus ", " hence ", " which means ", " meaning ", " but ",
+                   "(then ")
+_BOUNDARY_WORDS_ZH = ("那么", "所以", "因此", "于是", "但是", "可是")
+# Words in a clause that make a claim reported speech, hedged, or an assumption (English: whole words).
+_SPEECH_WORDS = frozenset("says say said saying claim claims claimed claiming state states stated stating statement "
+                          "told accuse accuses accused accusing call calls called asserts assert asserted mentions "
+                          "mention insists insist declares declare declared".split())
+_HEDGE_WORDS = frozenset("whether could might may possibly perhaps either unless".split())
+_ASSUME_WORDS = frozenset("if suppose supposing assume assuming assumption hypothesis hypothesize".split())
+_SPEECH_PHRASES = ("tells us", "tell us", "tells me", "according to")
+_HEDGE_PHRASES = ("or not", "check if", "see if")
+_ASSUME_PHRASES = ("let's say", "let us say", "what if")
+_MARKER_WORDS_ZH: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("speech", ("说", "声称", "称", "指出", "陈述", "表示", "认为", "的话")),
+    ("hedge", ("是否", "或者", "可能", "还是")),
+    ("assume", ("假设", "假如", "如果", "若", "假定", "设想", "倘若", "要是", "情况一", "情况二", "情况1", "情况2")),
+)
+_NOT_SPEECH_AFTER_SHUO = ("谎", "真话", "实话", "假话", "的是真话")
+_TOKEN_STRIP = "\"'“”‘’()[]:：*-"
+_CASE_LABEL = re.compile(r"case\s*(?:\d+|one|two|three|four|[a-d])\s*[:：).]")
+# Case events: a declared contradiction, declared consistency, or another place where a case ends.
+_CONTRADICTION_WORDS = ("contradict", "inconsistent", "inconsistency", "impossible", "not possible", "paradox",
+                        "矛盾", "不可能", "不成立", "冲突")
+_CASE_FAILS = ("fails", "doesn't work", "does not work", "cannot hold", "can't hold", "is wrong", "is false",
+               "is invalid", "is impossible")
+_CASE_HOLDS = ("works", "holds", "is valid", "is consistent", "is possible", "is correct")
+_CASE_SUBJECT = re.compile(r"(?:this|that|the|our) (?:case|assumption|scenario|possibility|option) $")
+_CONSISTENT_WORDS = ("is consistent", "are consistent", "all consistent", "everything is consistent", "checks out",
+                     "check out", "everything works", "everything fits", "一致", "不矛盾", "成立")
+_CLOSE_WORDS = ("\n\n", "in conclusion", "to conclude", "in summary", "to summarize", "to summarise", "summary",
+                "the answer is", "the solution is", "final answer", "overall", "综上", "总结", "答案")
 _NEGATED_CONTRADICTION = re.compile(r"(?:\b(?:no|not|without|any|never|isn't|aren't|doesn't|don't)\b[^.\n]{0,20}$)|(?:没有|不|无|并不)$")
-_CONSISTENT = re.compile(r"\b(?:no contradiction|(?:is|are|all|everything) (?:consistent|checks? out)|everything (?:works|fits)|"
-                         r"(?:this|that|the) (?:case|assumption|scenario|possibility|option) "
-                         r"(?:works|holds|is (?:valid|consistent|possible|correct)))\b|一致|没有矛盾|不矛盾|成立")
-_CLOSE_CASE = re.compile(r"\n\s*\n|\b(?:in conclusion|to conclude|in summary|to summari[sz]e|summary|the answer is|"
-                         r"the solution is|final answer|overall|putting (?:it|this|everything) together)\b|综上|总结|答案")
+_ASCII_WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'’")
+
+
+@lru_cache(maxsize=256)
+def _negative_link(link: str) -> bool:
+    return _NEGATIVE_LINK.search(link) is not None
+
+
+def _word_start(text: str, start: int) -> bool:
+    """No ASCII letter, digit or apostrophe just before ``start`` (a word starts there)."""
+    return start == 0 or text[start - 1] not in _ASCII_WORD
+
+
+def _hits(text: str, word: str, whole_word: bool) -> list[int]:
+    """Start positions of ``word`` in ``text`` (as a whole word when asked)."""
+    found = []
+    position = text.find(word)
+    while position >= 0:
+        end = position + len(word)
+        if not whole_word or (_word_start(text, position) and (end >= len(text) or text[end] not in _ASCII_WORD)):
+            found.append(position)
+        position = text.find(word, position + 1)
+    return found
+
+
+def _clause_kind(clause: str, chinese: bool) -> str:
+    """"speech", "hedge", "assume" or "" for the text between a clause's start and a claim."""
+    tokens = {token.strip(_TOKEN_STRIP) for token in clause.split()}
+    if tokens & _SPEECH_WORDS or any(p in clause for p in _SPEECH_PHRASES):
+        return "speech"
+    if tokens & _HEDGE_WORDS or any(p in clause for p in _HEDGE_PHRASES):
+        return "hedge"
+    assume = bool(tokens & _ASSUME_WORDS) or any(p in clause for p in _ASSUME_PHRASES) or (
+        "case" in clause and _CASE_LABEL.search(clause) is not None)
+    if chinese and not clause.isascii():
+        found = {kind for kind, words in _MARKER_WORDS_ZH for word in words if word in clause
+                 and (word != "说" or _speech_shuo(clause))}
+        if "speech" in found:
+            return "speech"
+        if "hedge" in found:
+            return "hedge"
+        assume = assume or "assume" in found
+    return "assume" if assume else ""
+
+
+def _speech_shuo(clause: str) -> bool:
+    """A 说 that reports speech ("Zoey说..."), not 说谎 / 说真话 (lying / telling the truth)."""
+    position = clause.find("说")
+    while position >= 0:
+        if not clause.startswith(_NOT_SPEECH_AFTER_SHUO, position + 1):
+            return True
+        position = clause.find("说", position + 1)
+    return False
+
+
+def _case_events(lowered: str, chinese: bool) -> tuple[list[tuple[int, int]], list[int]]:
+    """Declared contradictions (start, end) and the positions where a case ends."""
+    contradictions: list[tuple[int, int]] = []
+    closings: list[int] = []
+    words = _CONTRADICTION_WORDS if chinese else _CONTRADICTION_WORDS[:6]
+    for word in words:
+        for p in _hits(lowered, word, False):
+            if word.isascii() and not _word_start(lowered, p):
+                continue  # "inconsistent" is not "consistent"; "contradict" may go on ("contradiction")
+            if _NEGATED_CONTRADICTION.search(lowered[max(0, p - 24) : p]):
+                closings.append(p + len(word))  # "no contradiction": the case holds
+            else:
+                contradictions.append((p, p + len(word)))
+    for word in _CASE_FAILS:
+        for p in _hits(lowered, word, True):
+            if _CASE_SUBJECT.search(lowered[max(0, p - 30) : p]):
+                contradictions.append((p, p + len(word)))
+    for word in _CASE_HOLDS:
+        for p in _hits(lowered, word, True):
+            if _CASE_SUBJECT.search(lowered[max(0, p - 30) : p]):
+                closings.append(p + len(word))
+    for word in _CONSISTENT_WORDS if chinese else _CONSISTENT_WORDS[:8]:
+        for p in _hits(lowered, word, word.isascii()):
+            if word == "成立" and p > 0 and lowered[p - 1] == "不":
+                continue
+            closings.append(p + len(word))
+    for word in _CLOSE_WORDS if chinese else _CLOSE_WORDS[:11]:
+        closings.extend(_hits(lowered, word, word.isascii() and word != "\n\n"))
+    contradictions.sort()
+    closings.sort()
+    return contradictions, closings
 
 
 @dataclass(frozen=True)
@@ -146,9 +256,10 @@ class ClaimAnalysis:
 
 @dataclass(frozen=True)
 class _Patterns:
-    single: re.Pattern[str]
-    group: re.Pattern[str]
-    names: re.Pattern[str]
+    names: tuple[str, ...]
+    single: re.Pattern[str]  # matched right after a name
+    group: re.Pattern[str]  # "Zoey, Bob and Max are knights", matched right after the first name
+    name_finder: re.Pattern[str]
     index: dict[str, int]
     truthful_words: frozenset[str]
     chinese: re.Pattern[str] | None
@@ -157,51 +268,65 @@ class _Patterns:
 @lru_cache(maxsize=4096)
 def _patterns(names: tuple[str, ...], roles: tuple[str, str]) -> _Patterns:
     name_alt = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-    name = rf"(?<![\w'’])(?P<name>{name_alt})(?![\w'’])"
     truthful, lying = (r.lower() for r in roles)
     role_words = "|".join(re.escape(w) for w in sorted({truthful, lying}, key=len, reverse=True))
     role = rf"(?i:(?:an?\s+|the\s+)?(?P<role>{role_words})(?:s|es)?\b)"
     truth = "|".join(re.escape(t) for t in sorted(_EN_TRUTH, key=len, reverse=True))
-    single = re.compile(rf"{name}\s+(?:(?P<link>{_EN_LINK}){_EN_ADVERBS}\s+{role}|(?P<truth>{truth})\b)")
+    single = re.compile(rf"\s+(?:(?P<link>{_EN_LINK}){_EN_ADVERBS}\s+{role}|(?P<truth>{truth})\b)")
     names_plain = rf"(?<![\w'’])(?:{name_alt})(?![\w'’])"
-    group = re.compile(rf"(?:[Bb]oth\s+)?{names_plain}(?:\s*,\s*{names_plain})*,?\s+and\s+{names_plain}\s+"
+    group = re.compile(rf"(?:\s*,\s*{names_plain})*,?\s+and\s+{names_plain}\s+"
                        rf"(?P<glink>are|must be|must both be|are both|are all|would be|would both be|were)"
                        rf"(?:\s+(?:both|all))?\s+(?i:(?P<grole>{role_words})s?)\b")
     chinese = None
     if (truthful, lying) == ("knight", "knave"):
         zh_roles = "|".join(ZH_TRUTHFUL + ZH_LYING)
         zh_truth = "|".join(sorted(_ZH_TRUTH, key=len, reverse=True))
-        chinese = re.compile(rf"(?P<name>{name_alt})\s*(?:{_ZH_MODS}\s*(?P<neg>不|并不|不可能|不会|不能)?\s*是\s*"
+        chinese = re.compile(rf"\s*(?:{_ZH_MODS}\s*(?P<neg>不|并不|不可能|不会|不能)?\s*是\s*"
                              rf"(?:一个|一名|一位|个|名)?\s*(?P<zrole>{zh_roles})|(?P<ztruth>{zh_truth}))")
-    return _Patterns(single, group, re.compile(names_plain), {n: i for i, n in enumerate(names)},
+    return _Patterns(names, single, group, re.compile(names_plain), {n: i for i, n in enumerate(names)},
                      frozenset({truthful}), chinese)
 
 
 def _raw_claims(think: str, pats: _Patterns) -> list[Claim]:
+    """Every role claim form, found at each occurrence of a name (str.find, then anchored matches)."""
     found: list[Claim] = []
-    for m in pats.single.finditer(think):
-        person = pats.index[m.group("name")]
-        if m.group("truth"):
-            found.append(Claim(m.start(), m.end(), person, _EN_TRUTH[m.group("truth")]))
-            continue
-        truthful = m.group("role").lower() in pats.truthful_words
-        if _NEGATIVE_LINK.search(m.group("link")):
-            truthful = not truthful
-        found.append(Claim(m.start(), m.end(), person, truthful))
-    for m in pats.group.finditer(think):
-        truthful = m.group("grole").lower() in pats.truthful_words
-        for n in pats.names.finditer(think, m.start(), m.start("glink")):
-            found.append(Claim(m.start(), m.end(), pats.index[n.group()], truthful))
-    if pats.chinese is not None and not think.isascii():
-        for m in pats.chinese.finditer(think):
-            person = pats.index[m.group("name")]
-            if m.group("ztruth"):
-                truthful = _ZH_TRUTH[m.group("ztruth")]
-            else:
-                truthful = m.group("zrole") in ZH_TRUTHFUL
-                if m.group("neg"):
-                    truthful = not truthful
-            found.append(Claim(m.start(), m.end(), person, truthful))
+    chinese = pats.chinese if pats.chinese is not None and not think.isascii() else None
+    for person, name in enumerate(pats.names):
+        position = think.find(name)
+        while position >= 0:
+            end = position + len(name)
+            next_position = think.find(name, end)
+            if end < len(think) and think[end] in _ASCII_WORD:
+                position = next_position
+                continue  # "Zoey's", "Bobby"
+            if _word_start(think, position):
+                m = pats.single.match(think, end)
+                if m is not None:
+                    if m.group("truth"):
+                        truthful = _EN_TRUTH[m.group("truth")]
+                    else:
+                        truthful = m.group("role").lower() in pats.truthful_words
+                        if _negative_link(m.group("link")):
+                            truthful = not truthful
+                    found.append(Claim(position, m.end(), person, truthful))
+                else:
+                    g = pats.group.match(think, end)
+                    if g is not None:
+                        truthful = g.group("grole").lower() in pats.truthful_words
+                        found.append(Claim(position, g.end(), person, truthful))
+                        for other in pats.name_finder.finditer(think, end, g.start("glink")):
+                            found.append(Claim(position, g.end(), pats.index[other.group()], truthful))
+            if chinese is not None:
+                z = chinese.match(think, end)
+                if z is not None:
+                    if z.group("ztruth"):
+                        truthful = _ZH_TRUTH[z.group("ztruth")]
+                    else:
+                        truthful = z.group("zrole") in ZH_TRUTHFUL
+                        if z.group("neg"):
+                            truthful = not truthful
+                    found.append(Claim(position, z.end(), person, truthful))
+            position = next_position
     found.sort(key=lambda c: (c.start, c.person))
     return found
 
@@ -216,23 +341,31 @@ def extract(think: str, names: tuple[str, ...], roles: tuple[str, str] = ("knigh
         return [], [], []
     pats = _patterns(names, roles)
     raw = _raw_claims(think, pats)
-    boundaries = [m.end() for m in _BOUNDARY.finditer(think)] if raw else []
-    lowered = think.lower()
+    if not raw:
+        return [], [], []
+    chinese = not think.isascii()
+    lowered = lower_aligned(think) if chinese else think.lower()
+    marked = lowered.translate(_PUNCTUATION_TO_MARK)
+    for word in _BOUNDARY_WORDS + (_BOUNDARY_WORDS_ZH if chinese else ()):
+        if word in marked:
+            marked = marked.replace(word, word[:-1] + _BOUNDARY_MARK)
     claims: list[Claim] = []
+    any_assumption = False
     for claim in raw:
-        index = bisect_right(boundaries, claim.start) - 1
-        clause = lowered[boundaries[index] if index >= 0 else 0 : claim.start]
-        if _SPEECH.search(clause) or _HEDGE.search(clause) or clause.count('"') % 2 or clause.count("“") > clause.count("”"):
-            continue
-        kind = "assumption" if _ASSUME.search(clause) else "claim"
+        clause = lowered[marked.rfind(_BOUNDARY_MARK, 0, claim.start) + 1 : claim.start]
+        kind = "claim"
+        if clause.strip():
+            marker = _clause_kind(clause, chinese)
+            if marker in ("speech", "hedge") or clause.count('"') % 2 or clause.count("“") > clause.count("”"):
+                continue
+            if marker == "assume":
+                kind = "assumption"
+                any_assumption = True
         claims.append(Claim(claim.start, claim.end, claim.person, claim.truthful, kind))
-    contradictions = []
-    for m in _CONTRADICTION.finditer(lowered):
-        if not _NEGATED_CONTRADICTION.search(lowered[max(0, m.start() - 24) : m.start()]):
-            contradictions.append((m.start(), m.end()))
-    closings = [m.start() for m in _CLOSE_CASE.finditer(lowered)]
-    closings += [m.end() for m in _CONSISTENT.finditer(lowered)]
-    return claims, contradictions, sorted(closings)
+    if not any_assumption:  # without a case, contradictions and closings change nothing
+        return claims, [], []
+    contradictions, closings = _case_events(lowered, chinese)
+    return claims, contradictions, closings
 
 
 def holds(stmt: Any, roles: tuple[bool, ...]) -> bool:

@@ -109,7 +109,7 @@ def pick_examples(run: RunFeatures, flag: str, k: int = 2, sort_by: str | None =
     frame = run.frame
     if flag not in frame.columns or frame.empty:
         return []
-    chosen = frame[frame[flag].astype(bool)]
+    chosen = frame[frame[flag].fillna(0).astype(bool)]  # sampled flags are 1.0 / 0.0 / empty
     if chosen.empty:
         return []
     key = sort_by or (f"{flag}_count" if f"{flag}_count" in frame.columns else "length")

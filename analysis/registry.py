@@ -64,6 +64,10 @@ class Detector:
     # Highlight spans (start, end) in the output, for functions; pools highlight their matches.
     spans: Callable[[ResponseContext], list[tuple[int, int]]] | None = None
     scale: Literal["share", "count"] = "share"  # numbers: a share in [0, 1] or a count (own plot axis)
+    # Computed only on a sample of each dump file's responses (FeatureOptions.claims_per_file), empty
+    # elsewhere: for detectors too slow for every response at 200k responses.  Flags are then stored
+    # as 1.0 / 0.0 / empty, and the step's rate is over the sampled responses.
+    sampled: bool = False
 
     def __post_init__(self) -> None:
         if self.pool is not None and self.function is not None:
@@ -78,7 +82,7 @@ class Detector:
 
     @property
     def dtype(self) -> str:
-        return "bool" if self.kind == "flag" else "float64"
+        return "bool" if self.kind == "flag" and not self.sampled else "float64"
 
     @property
     def builtin(self) -> bool:
@@ -98,23 +102,25 @@ DETECTORS: list[Detector] = [
     Detector("mixed_script_think", "mixed-script think", "#8c564b", group="language", examples=False),
     Detector("han_stretch_switch", "Chinese stretch in an English think", "#bcbd22", group="language",
              examples=False),
-    # Claim checking (analysis/claims.py): numbers are per response, empty when not defined.
+    # Claim checking (analysis/claims.py), on a sample of each file's responses; numbers are per
+    # response, empty when not defined.
     Detector("claims_made", "role claims made", "#1f77b4", group="claims", function=claims.claims_made,
-             kind="number", scale="count"),
+             kind="number", scale="count", sampled=True),
     Detector("case_splits", "case splits (assumptions)", "#17becf", group="claims", function=claims.case_splits,
-             kind="number", scale="count"),
+             kind="number", scale="count", sampled=True),
     Detector("claim_correct_share", "share of checked claims that are correct", "#2ca02c", group="claims",
-             function=claims.claim_correct_share, kind="number"),
+             function=claims.claim_correct_share, kind="number", sampled=True),
     Detector("last_claims_agree", "last claim per person agrees with the answer", "#9467bd", group="claims",
-             function=claims.last_claims_agree, kind="number"),
+             function=claims.last_claims_agree, kind="number", sampled=True),
     Detector("contradiction_real", "declared contradictions that are real", "#8c564b", group="claims",
-             function=claims.contradiction_real, kind="number"),
+             function=claims.contradiction_real, kind="number", sampled=True),
     Detector("wrong_claim", "a claim contradicts the puzzle", "#d62728", group="claims",
-             function=claims.wrong_claim, spans=claims.wrong_claim_spans),
+             function=claims.wrong_claim, spans=claims.wrong_claim_spans, sampled=True),
     Detector("effective_reflection", "effective reflection (a wrong claim corrected)", "#2ca02c", group="claims",
-             function=claims.effective_reflection, spans=claims.effective_reflection_spans),
+             function=claims.effective_reflection, spans=claims.effective_reflection_spans, sampled=True),
     Detector("superficial_reflection", "superficial reflection (verified, unchanged, wrong)", "#ff7f0e",
-             group="claims", function=claims.superficial_reflection, spans=claims.superficial_reflection_spans),
+             group="claims", function=claims.superficial_reflection, spans=claims.superficial_reflection_spans,
+             sampled=True),
 ]
 
 

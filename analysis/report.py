@@ -33,7 +33,7 @@ from analysis.errors import AnalysisInputError
 from analysis.examples import pick_early_late_pairs, pick_examples
 from analysis.feature_cache import FILE_MODE
 from analysis import registry
-from analysis.features import FeatureOptions
+from analysis.features import CLAIMS_PER_FILE, FeatureOptions
 from analysis.html_report import ReportContent, render
 from analysis.loading import load_metrics_file, load_wandb_history
 from analysis import plots
@@ -81,13 +81,14 @@ def load_run_features(
     max_response_length: int | None = None,
     workers: int = DEFAULT_WORKERS,
     progress: bool = False,
+    claims_per_file: int = CLAIMS_PER_FILE,
 ) -> RunFeatures:
     """Per-response features of one dump directory (cached); the notebook's entry point."""
     return collect_features(
         directory,
         cache_dir=cache_dir,
         tokenizer=tokenizer,
-        options=FeatureOptions(max_response_length=max_response_length),
+        options=FeatureOptions(max_response_length=max_response_length, claims_per_file=claims_per_file),
         workers=workers,
         progress=progress,
     )
@@ -106,6 +107,7 @@ def build_report(
     workers: int = DEFAULT_WORKERS,
     progress: bool = True,
     examples_per_behaviour: int = 2,
+    claims_per_file: int = CLAIMS_PER_FILE,
 ) -> ReportResult:
     """Compute everything and write the files listed in the module docstring."""
     started = time.perf_counter()
@@ -120,7 +122,9 @@ def build_report(
         log.warning("--max-response-length is in tokens and needs --tokenizer; truncation = no closing </answer>")
     cache = Path(cache_dir) if cache_dir else out_dir / CACHE_DIR_NAME
     counter = make_counter(tokenizer)  # fail fast on a bad tokenizer path
-    options = FeatureOptions(max_response_length=max_response_length)
+    if claims_per_file < 0:
+        raise AnalysisInputError(f"--claims-per-file must be 0 (all) or positive, got {claims_per_file}")
+    options = FeatureOptions(max_response_length=max_response_length, claims_per_file=claims_per_file)
     metrics_frame = _load_metrics(metrics, wandb_run)
 
     train = collect_features(rollouts, cache_dir=cache, tokenizer=tokenizer, options=options,

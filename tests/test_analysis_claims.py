@@ -191,3 +191,9 @@ def test_claim_columns_in_the_features(tmp_path: Path) -> None:
         share = found.correct_share
         assert (math.isnan(got["claim_correct_share"]) and math.isnan(share)) or got["claim_correct_share"] == share
     assert frame["superficial_reflection"].any() and frame["effective_reflection"].any()
+    # by default only a sample of each file is checked: evenly spaced lines, the rest left empty
+    sampled = features_of_file(dump, WordCounter(), FeatureOptions(claims_per_file=5)).frame
+    checked = sampled["claims_made"].notna()
+    assert checked.tolist() == [index % 5 == 0 for index in range(len(rows))]  # 24 lines: stride 5
+    assert sampled.loc[checked, "claims_made"].tolist() == frame.loc[checked, "claims_made"].tolist()
+    assert sampled.loc[~checked, "wrong_claim"].isna().all()
