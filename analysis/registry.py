@@ -116,7 +116,7 @@ DETECTORS: list[Detector] = [
              function=claims.contradiction_real, kind="number", sampled=True),
     Detector("wrong_claim", "a claim contradicts the puzzle", "#d62728", group="claims",
              function=claims.wrong_claim, spans=claims.wrong_claim_spans, sampled=True),
-    Detector("effective_reflection", "effective reflection (a wrong claim corrected)", "#2ca02c", group="claims",
+    Detector("effective_reflection", "effective reflection (a wrong claim corrected)", "#006400", group="claims",
              function=claims.effective_reflection, spans=claims.effective_reflection_spans, sampled=True),
     Detector("superficial_reflection", "superficial reflection (verified, unchanged, wrong)", "#ff7f0e",
              group="claims", function=claims.superficial_reflection, spans=claims.superficial_reflection_spans,
