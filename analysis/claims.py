@@ -53,6 +53,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from pathlib import Path
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import product
@@ -453,6 +454,50 @@ def statements_of(record: dict[str, Any], n_people: int) -> list[Any] | None:
     except (ValueError, TypeError, IndexError, KeyError):
         return None
     return value
+
+
+def puzzle_key(names: Any, solution: Any) -> tuple | None:
+    """What identifies a puzzle in a dump row and in the training parquet: names and solution."""
+    if not isinstance(names, (list, tuple)) or not isinstance(solution, (list, tuple)):
+        return None
+    return tuple(str(n) for n in names), tuple(bool(v) for v in solution)
+
+
+@lru_cache(maxsize=4)
+def load_puzzle_statements(path: str, stamp: str = "") -> dict[tuple, str]:
+    """``(names, solution) -> statements JSON`` from veRL parquet files (a file or a directory of them).
+
+    veRL's rollout dumps do not carry ``extra_info``; the training data does.  A key
+    that maps to two different statement sets is dropped (ambiguous).  ``stamp``
+    only keys the cache (the files' sizes and mtimes).
+    """
+    import pyarrow.parquet as pq
+
+    from analysis.errors import AnalysisInputError
+
+    root = Path(path)
+    files = sorted(root.rglob("*.parquet")) if root.is_dir() else [root]
+    if not files or not all(f.is_file() for f in files):
+        raise AnalysisInputError(f"--puzzles: no parquet file at {root}")
+    found: dict[tuple, str] = {}
+    ambiguous: set[tuple] = set()
+    for file in files:
+        try:
+            table = pq.read_table(file, columns=["reward_model", "extra_info"])
+        except Exception as exc:  # pyarrow raises several types; one line names the file
+            raise AnalysisInputError(f"--puzzles: cannot read {file}: {str(exc).splitlines()[0]}") from exc
+        for reward, extra in zip(table.column("reward_model").to_pylist(), table.column("extra_info").to_pylist()):
+            truth = (reward or {}).get("ground_truth") or {}
+            statements = (extra or {}).get("statements")
+            key = puzzle_key(truth.get("names"), truth.get("solution"))
+            if key is None or not isinstance(statements, str):
+                continue
+            if found.get(key, statements) != statements:
+                ambiguous.add(key)
+            found[key] = statements
+    for key in ambiguous:
+        del found[key]
+    return found
 
 
 def _truth_of(gts: Any) -> tuple[tuple[str, ...], tuple[bool, ...], tuple[str, str]] | None:

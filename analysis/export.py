@@ -33,13 +33,15 @@ def export_features(
     progress: bool = True,
     with_text: bool = False,
     claims_per_file: int = CLAIMS_PER_FILE,
+    puzzles: str | Path | None = None,
 ) -> Path:
     """Write one row per response (plus ``length_unit``) to ``out``."""
     target = Path(out)
     if target.suffix not in SUFFIXES:
         raise AnalysisInputError(f"--out must end in .parquet or .csv, got {target.name}")
     cache = Path(cache_dir) if cache_dir else target.parent / ".cache"
-    run = load_run_features(rollouts, cache, tokenizer, max_response_length, workers, progress, claims_per_file)
+    run = load_run_features(rollouts, cache, tokenizer, max_response_length, workers, progress, claims_per_file,
+                            puzzles)
     frame = run.frame.copy()
     frame.insert(frame.columns.get_loc("length") + 1, "length_unit", run.length_unit)
     if with_text:

@@ -53,6 +53,7 @@ import pandas as pd
 from analysis.loading import ParsedFile, parse_jsonl, repair_ground_truth, row_step, step_from_file_name
 from analysis import registry
 from analysis.patterns import BEHAVIOUR_MATCHER, BEHAVIOUR_POOLS, RETHINK_MATCHER, VERIFY_WORDS, behaviour_matches
+from analysis.claims import load_puzzle_statements, puzzle_key
 from analysis.registry import ResponseContext
 
 log = logging.getLogger(__name__)
@@ -304,9 +305,13 @@ class FeatureOptions:
     max_response_length: int | None = None  # length cap in tokens, for truncation
     # Responses per dump file on which the sampled detectors (claim checking) run; 0 = all.
     claims_per_file: int = CLAIMS_PER_FILE
+    # veRL parquet file(s) whose extra_info.statements the claim checker may look up by names and
+    # solution (the dumps do not carry them); with its files' sizes and mtimes.
+    puzzles: str | None = None
+    puzzles_stamp: str = ""
 
     def cache_id(self) -> str:
-        return f"cap={self.max_response_length}|claims={self.claims_per_file}"
+        return f"cap={self.max_response_length}|claims={self.claims_per_file}|puzzles={self.puzzles}:{self.puzzles_stamp}"
 
 
 @dataclass
@@ -480,6 +485,7 @@ def features_of_parsed(parsed: ParsedFile, counter: LengthCounter, options: Feat
     outputs: list[str] = []
     no_step = no_output = 0
     per_file = options.claims_per_file
+    statements = load_puzzle_statements(options.puzzles, options.puzzles_stamp) if options.puzzles else None
     stride = max(1, math.ceil(len(parsed.lines) / per_file)) if per_file > 0 else 1
     for index, line in enumerate(parsed.lines):
         record = line.record
@@ -508,6 +514,10 @@ def features_of_parsed(parsed: ParsedFile, counter: LengthCounter, options: Feat
         row.update(score_features(output, ground_truth, prefilled, _data_source(record, ground_truth)))
         text_row, parts, lowered_think = _text_features(output, prefilled)
         row.update(text_row)
+        if statements and "statements" not in record and isinstance(ground_truth, dict):
+            key = puzzle_key(ground_truth.get("names"), ground_truth.get("solution"))
+            if key in statements:
+                record = {**record, "statements": statements[key]}
         row.update(detector_features(output, parts, lowered_think, row, record, sampled=index % stride == 0))
         del row["_behaviour_matches"]
         row.pop("pred", None)

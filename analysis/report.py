@@ -17,6 +17,7 @@ Every file is written to a temporary name and renamed into place.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -33,6 +34,7 @@ from analysis.errors import AnalysisInputError
 from analysis.examples import pick_early_late_pairs, pick_examples
 from analysis.feature_cache import FILE_MODE
 from analysis import registry
+from analysis.claims import load_puzzle_statements
 from analysis.features import CLAIMS_PER_FILE, FeatureOptions
 from analysis.html_report import ReportContent, render
 from analysis.loading import load_metrics_file, load_wandb_history
@@ -74,6 +76,22 @@ def write_csv_atomic(frame: pd.DataFrame, path: Path) -> Path:
     return write_text_atomic(path, frame.to_csv(index=False))
 
 
+def feature_options(max_response_length: int | None, claims_per_file: int = CLAIMS_PER_FILE,
+                    puzzles: str | Path | None = None) -> FeatureOptions:
+    """The options, with ``--puzzles`` checked and loaded once here (bad input fails fast)."""
+    if puzzles is None:
+        return FeatureOptions(max_response_length=max_response_length, claims_per_file=claims_per_file)
+    root = Path(puzzles)
+    if not root.exists():
+        raise AnalysisInputError(f"--puzzles path does not exist: {root}")
+    files = sorted(root.rglob("*.parquet")) if root.is_dir() else [root]
+    stamp = ";".join(f"{f}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files)
+    options = FeatureOptions(max_response_length=max_response_length, claims_per_file=claims_per_file,
+                             puzzles=str(root.resolve()), puzzles_stamp=hashlib.sha1(stamp.encode()).hexdigest()[:16])
+    load_puzzle_statements(options.puzzles, options.puzzles_stamp)  # read once here (workers are forked)
+    return options
+
+
 def load_run_features(
     directory: str | Path,
     cache_dir: str | Path,
@@ -82,13 +100,14 @@ def load_run_features(
     workers: int = DEFAULT_WORKERS,
     progress: bool = False,
     claims_per_file: int = CLAIMS_PER_FILE,
+    puzzles: str | Path | None = None,
 ) -> RunFeatures:
     """Per-response features of one dump directory (cached); the notebook's entry point."""
     return collect_features(
         directory,
         cache_dir=cache_dir,
         tokenizer=tokenizer,
-        options=FeatureOptions(max_response_length=max_response_length, claims_per_file=claims_per_file),
+        options=feature_options(max_response_length, claims_per_file, puzzles),
         workers=workers,
         progress=progress,
     )
@@ -108,6 +127,7 @@ def build_report(
     progress: bool = True,
     examples_per_behaviour: int = 2,
     claims_per_file: int = CLAIMS_PER_FILE,
+    puzzles: str | Path | None = None,
 ) -> ReportResult:
     """Compute everything and write the files listed in the module docstring."""
     started = time.perf_counter()
@@ -124,7 +144,7 @@ def build_report(
     counter = make_counter(tokenizer)  # fail fast on a bad tokenizer path
     if claims_per_file < 0:
         raise AnalysisInputError(f"--claims-per-file must be 0 (all) or positive, got {claims_per_file}")
-    options = FeatureOptions(max_response_length=max_response_length, claims_per_file=claims_per_file)
+    options = feature_options(max_response_length, claims_per_file, puzzles)
     metrics_frame = _load_metrics(metrics, wandb_run)
 
     train = collect_features(rollouts, cache_dir=cache, tokenizer=tokenizer, options=options,

@@ -197,3 +197,37 @@ def test_claim_columns_in_the_features(tmp_path: Path) -> None:
     assert checked.tolist() == [index % 5 == 0 for index in range(len(rows))]  # 24 lines: stride 5
     assert sampled.loc[checked, "claims_made"].tolist() == frame.loc[checked, "claims_made"].tolist()
     assert sampled.loc[~checked, "wrong_claim"].isna().all()
+
+
+def test_statements_from_the_training_parquet(tmp_path: Path) -> None:
+    """veRL's dumps lack extra_info: --puzzles finds the statements by names and solution."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from analysis.errors import AnalysisInputError
+    from analysis.report import load_run_features
+
+    rows = _rows()
+    dumps = tmp_path / "rollouts"
+    dumps.mkdir()
+    with (dumps / "1.jsonl").open("w", encoding="utf-8") as stream:
+        for row in rows:  # no extra_info, as veRL writes them
+            stream.write(json.dumps({"input": "p <think>", "output": row["response"], "gts": row["gts"],
+                                     "score": 0.0, "step": 1}, ensure_ascii=False) + "\n")
+    puzzles = {json.dumps(row["gts"]["names"]): row for row in rows}
+    table = pa.Table.from_pylist([
+        {"reward_model": {"ground_truth": {"names": row["gts"]["names"], "solution": row["gts"]["solution"]}},
+         "extra_info": {"statements": row["extra_info"]["statements"]}} for row in puzzles.values()])
+    pq.write_table(table, tmp_path / "train.parquet")
+    plain = load_run_features(dumps, tmp_path / "c1").frame
+    looked_up = load_run_features(dumps, tmp_path / "c2", puzzles=tmp_path / "train.parquet").frame
+    with_rows = features_of_file(dumps / "1.jsonl", WordCounter(), FeatureOptions()).frame
+    expected = [_analysed(row).correct_share for row in rows]  # the rows carry extra_info themselves
+    got = looked_up["claim_correct_share"].tolist()
+    assert all((math.isnan(a) and math.isnan(b)) or a == b for a, b in zip(got, expected))
+    # without statements, claims inside false cases are left unchecked, so some shares differ
+    plain_shares = plain["claim_correct_share"].fillna(-1).tolist()
+    assert plain_shares != looked_up["claim_correct_share"].fillna(-1).tolist()
+    assert with_rows["claims_made"].tolist() == looked_up["claims_made"].tolist()
+    with pytest.raises(AnalysisInputError, match="--puzzles"):
+        load_run_features(dumps, tmp_path / "c3", puzzles=tmp_path / "missing.parquet")
