@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from analysis.errors import AnalysisInputError
@@ -258,3 +259,32 @@ def test_bad_tokenizer_path_is_an_input_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(AnalysisInputError, match="cannot load tokenizer"):
         TokenizerCounter(tmp_path / "empty")
+
+
+def test_planted_chinese_paragraphs_are_counted_per_step(tmp_path: Path) -> None:
+    """The issue's check: ~90-Han paragraphs planted in 5-25% of English thinks, English answers."""
+    import random
+
+    from analysis.aggregate import per_step
+
+    rng = random.Random(3)
+    gts = {"names": ["Zoey", "Bob"], "solution": [True, False], "roles": ["knight", "knave"]}
+    paragraph = "假设Zoey是骑士，那么她说的话是真的，所以Bob是骗子；Bob说Zoey是骗子，这句话是假的，符合骗子的身份。" * 2
+    planted_share = {1: 0.05, 2: 0.10, 3: 0.25}
+    frames = []
+    for step, share in planted_share.items():
+        lines = []
+        for index in range(40):
+            english = " ".join(rng.choice(["Zoey says Bob is a knave.", "If Zoey is a knight, Bob lies.",
+                                           "Bob says Zoey is a knave.", "So Zoey is a knight."]) for _ in range(30))
+            think = english + (paragraph if index < share * 40 else "") + " " + english
+            output = f"{think}</think><answer>(1) Zoey is a knight\n(2) Bob is a knave</answer>"
+            lines.append(json.dumps({"input": "p <think>", "output": output, "gts": gts, "score": 3.0, "step": step},
+                                    ensure_ascii=False))
+        path = tmp_path / f"{step}.jsonl"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        frames.append(features_of_file(path, WordCounter()).frame)
+    table = per_step(pd.concat(frames, ignore_index=True), "words")
+    for column in ("lang_switch_rate", "zh_think_en_answer_rate", "han_stretch_switch_rate"):
+        assert table[column].tolist() == pytest.approx(list(planted_share.values()))
+    assert (table["think_cjk_share_mean"] > 0).all()
