@@ -53,10 +53,10 @@ from __future__ import annotations
 import json
 import math
 import re
-from pathlib import Path
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import product
+from pathlib import Path
 from typing import Any
 
 from analysis.loading import repair_ground_truth
