@@ -1,4 +1,5 @@
-"""Rollout analysis for Logic-RL runs: reward curves, lengths, emergent behaviours, language switching.
+"""Rollout analysis for Logic-RL runs: reward curves, lengths, emergent behaviours, language switching,
+claim checking.
 
 Reads veRL rollout/validation dumps and metric logs from disk (never the training process).
 Entry points: ``python -m analysis report|features|summary`` (:mod:`analysis.cli`),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.features import BEHAVIOURS
+from analysis import registry
 
 # Columns promised by the issue, in this order, then extras.
 PER_STEP_COLUMNS: tuple[str, ...] = (
@@ -50,26 +50,46 @@ EXTRA_COLUMNS: tuple[str, ...] = (
     "unclosed_rate",
     "zh_think_en_answer_rate",
     "mixed_script_think_rate",
+    "han_stretch_switch_rate",
     "think_cjk_share_mean",
     "answer_cjk_share_mean",
     "score_mismatch_rate",
+    "correct_share",
+    "wrong_share",
+    "unjudged_share",
     "well_formed_think_chars_median",
     "length_unit",
+)
+# The outcomes of a response, exclusive and exhaustive: their shares of a step's
+# responses add up to 1.  (column, label, colour); format errors and unparsed
+# answers are the columns above, the rest are ``*_share`` columns over *all*
+# responses (``acc`` and ``wrong_answer_rate`` leave out responses whose ground
+# truth is missing or malformed: "unjudged").
+OUTCOMES: tuple[tuple[str, str, str], ...] = (
+    ("correct_share", "all correct", "#2ca02c"),
+    ("wrong_share", "wrong answer", "#d62728"),
+    ("unparsed_rate", "unparsed answer (well formed)", "#ff7f0e"),
+    ("format_error_rate", "format error", "#7f7f7f"),
+    ("unjudged_share", "no usable ground truth (well formed)", "#bcbd22"),
 )
 # Tolerance for "all rewards equal" and "dumped score == recomputed score".
 SCORE_TOLERANCE = 1e-6
 
 
 def per_step(features: pd.DataFrame, length_unit: str) -> pd.DataFrame:
-    """One row per step with :data:`PER_STEP_COLUMNS` then :data:`EXTRA_COLUMNS`."""
+    """One row per step: :data:`PER_STEP_COLUMNS`, :data:`EXTRA_COLUMNS`, then the other registered detectors."""
+    columns = step_columns()
     if features.empty:
-        frame = pd.DataFrame({name: pd.Series([], dtype="float64") for name in PER_STEP_COLUMNS + EXTRA_COLUMNS})
+        frame = pd.DataFrame({name: pd.Series([], dtype="float64") for name in columns})
         frame["step"] = frame["step"].astype("int64")
         frame["length_unit"] = frame["length_unit"].astype("object")
         return frame
     work = features.assign(
         format_error=1.0 - features["format_ok"],
         unparsed=(features["answer_status"].astype("object") == "unparsed").astype("float64"),
+        correct=(features["answer_status"].astype("object") == "correct").astype("float64"),
+        wrong=(features["answer_status"].astype("object") == "wrong").astype("float64"),
+        unjudged=(features["acc"].isna() & (features["format_ok"] > 0.5)).astype("float64"),
         mismatch=_mismatch(features),
     )
     grouped = work.groupby("step", sort=True)
@@ -81,19 +101,18 @@ def per_step(features: pd.DataFrame, length_unit: str) -> pd.DataFrame:
         format_error_rate=("format_error", "mean"),
         wrong_answer_rate=("answer_wrong", "mean"),
         unparsed_rate=("unparsed", "mean"),
+        correct_share=("correct", "mean"),
+        wrong_share=("wrong", "mean"),
+        unjudged_share=("unjudged", "mean"),
         len_mean=("length", "mean"),
         len_min=("length", "min"),
         len_max=("length", "max"),
         truncation_rate=("truncated", "mean"),
         unclosed_rate=("unclosed", "mean"),
-        **{f"{name}_rate": (name, "mean") for name in BEHAVIOURS},
-        lang_switch_rate=("lang_switch", "mean"),
-        zh_think_en_answer_rate=("zh_think_en_answer", "mean"),
-        mixed_script_think_rate=("mixed_script_think", "mean"),
+        **{d.step_column: (d.name, "mean") for d in registry.detectors() if d.name in features.columns},
         think_cjk_share_mean=("think_cjk_share", "mean"),
         answer_cjk_share_mean=("answer_cjk_share", "mean"),
         repetition_mean=("repetition", "mean"),
-        retry_too_late_rate=("retry_too_late", "mean"),
         score_mismatch_rate=("mismatch", "mean"),
         verify_total=("verify_count", "sum"),
         length_total=("length", "sum"),
@@ -109,7 +128,13 @@ def per_step(features: pd.DataFrame, length_unit: str) -> pd.DataFrame:
     table["zero_variance_group_rate"] = groups["zero_variance_group_rate"].reindex(table.index)
     table["length_unit"] = length_unit
     table = table.reset_index()
-    return table[list(PER_STEP_COLUMNS + EXTRA_COLUMNS)]
+    return table[[c for c in columns if c in table.columns]]
+
+
+def step_columns() -> list[str]:
+    """Every per-step column, in order: the fixed ones, then each registered detector's not yet listed."""
+    fixed = list(PER_STEP_COLUMNS + EXTRA_COLUMNS)
+    return fixed + [d.step_column for d in registry.detectors() if d.step_column not in fixed]
 
 
 def _mismatch(features: pd.DataFrame) -> pd.Series:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from analysis.collect import DEFAULT_WORKERS
 from analysis.errors import AnalysisInputError
+from analysis.features import CLAIMS_PER_FILE
 
 EXIT_INPUT_ERROR = 2
 
@@ -29,6 +30,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="rollout length cap in tokens (with --tokenizer): truncated = no </answer> at the cap")
     parser.add_argument("--cache-dir", type=Path, default=None, help="feature cache directory")
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help=f"processes (default {DEFAULT_WORKERS})")
+    parser.add_argument("--claims-per-file", type=int, default=CLAIMS_PER_FILE,
+                        help=f"responses per dump file whose claims are checked (default {CLAIMS_PER_FILE}; 0 = all)")
+    parser.add_argument("--puzzles", type=Path, default=None,
+                        help="training parquet file or folder: puzzle statements for claim checking (dumps lack them)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
@@ -74,6 +79,7 @@ def _run_report(args: argparse.Namespace) -> int:
         args.rollouts, args.out, val=args.val, metrics=args.metrics, wandb_run=args.wandb_run,
         tokenizer=args.tokenizer, max_response_length=args.max_response_length, cache_dir=args.cache_dir,
         workers=args.workers, progress=not args.no_progress, examples_per_behaviour=args.examples,
+        claims_per_file=args.claims_per_file, puzzles=args.puzzles,
     )
     timings = result.timings
     print(f"wrote {len(result.files)} files to {result.out} "
@@ -88,6 +94,7 @@ def _run_features(args: argparse.Namespace) -> int:
     path = export_features(
         args.rollouts, args.out, tokenizer=args.tokenizer, max_response_length=args.max_response_length,
         cache_dir=args.cache_dir, workers=args.workers, progress=not args.no_progress, with_text=args.with_text,
+        claims_per_file=args.claims_per_file, puzzles=args.puzzles,
     )
     print(f"wrote {path}")
     return 0
@@ -103,7 +110,7 @@ def _run_summary(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="analysis-cache-") as scratch:
         run = load_run_features(args.rollouts, args.cache_dir or scratch, args.tokenizer, args.max_response_length,
-                                args.workers, not args.no_progress)
+                                args.workers, not args.no_progress, args.claims_per_file, args.puzzles)
     table = per_step(run.frame, run.length_unit)
     rows = max(1, args.rows)
     shown = table if len(table) <= 2 * rows else pd.concat([table.head(rows), table.tail(rows)])

@@ -23,13 +23,14 @@ from tqdm import tqdm
 
 from analysis.errors import AnalysisInputError
 from analysis.feature_cache import CacheKey, FeatureCache, cache_key
+from analysis import registry
 from analysis.features import (
-    FEATURE_COLUMNS,
     FeatureOptions,
     LengthCounter,
     TokenizerCounter,
     WordCounter,
     empty_feature_frame,
+    feature_columns,
     features_of_file,
 )
 from analysis.loading import list_dump_files
@@ -45,7 +46,7 @@ class RunFeatures:
     """Per-response features of one dump directory."""
 
     directory: Path
-    frame: pd.DataFrame  # one row per response, FEATURE_COLUMNS
+    frame: pd.DataFrame  # one row per response, features.feature_columns()
     length_unit: str  # "words" or "tokens"
     n_files: int
     n_computed: int  # files parsed in this call (the rest came from the cache)
@@ -101,7 +102,7 @@ def collect_features(
     options = options or FeatureOptions()
     cache = FeatureCache(cache_dir)
     counter = counter or make_counter(tokenizer)
-    settings_id = f"{counter.cache_id}|{options.cache_id()}"
+    settings_id = f"{counter.cache_id}|{options.cache_id()}|{registry.signature()}"
 
     tables: dict[Path, pa.Table] = {}
     warnings_by_file: dict[Path, list[str]] = {}
@@ -185,7 +186,7 @@ def _concat(tables: list[pa.Table]) -> pd.DataFrame:
         return empty_feature_frame()
     combined = pa.concat_tables(tables, promote_options="default")
     frame = combined.to_pandas()
-    frame = frame[[c for c in FEATURE_COLUMNS if c in frame.columns]]
+    frame = frame[[c for c in feature_columns() if c in frame.columns]]
     for column in CATEGORY_COLUMNS:
         frame[column] = frame[column].astype("category")
     return frame

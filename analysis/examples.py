@@ -14,14 +14,16 @@ from typing import Any
 
 import pandas as pd
 
+from analysis import registry
 from analysis.collect import RunFeatures
 from analysis.features import BEHAVIOURS, THINK_CLOSE, THINK_OPEN, split_lenient
 from analysis.loading import read_record_at
+from analysis.registry import ResponseContext
 from analysis.patterns import RETHINK_MATCHER, behaviour_spans, lower_aligned
 
 # Facts shown next to an example.
 FACT_COLUMNS = ("step", "score", "answer_status", "format_error", "length", "repetition",
-                "think_script", "answer_script", "think_cjk_share")
+                "think_script", "answer_script", "think_cjk_share", "claims_made", "claim_correct_share")
 
 
 @dataclass
@@ -37,12 +39,26 @@ class Example:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def highlight_spans(output: str, think_prefilled: bool = False) -> list[tuple[int, int, str]]:
-    """Behaviour matches in the think part and retry-too-late marks after ``<answer>``."""
+def highlight_spans(output: str, think_prefilled: bool = False, row: dict[str, Any] | None = None,
+                    record: dict[str, Any] | None = None) -> list[tuple[int, int, str]]:
+    """Behaviour matches in the think part, retry-too-late marks after ``<answer>``, and the
+    spans of the other registered detectors (``row``/``record``: the response's features and dump row)."""
     parts = split_lenient(output, think_prefilled)
     spans: list[tuple[int, int, str]] = []
     for name, found in behaviour_spans(parts.think).items():
         spans.extend((parts.think_start + a, parts.think_start + b, name) for a, b in found)
+    context = None
+    for detector in registry.detectors():
+        if detector.builtin:
+            continue
+        if detector.pool is not None:
+            spans.extend((parts.think_start + a, parts.think_start + b, detector.name)
+                         for a, b in detector.pool.spans(parts.think))
+        elif detector.spans is not None:
+            if context is None:
+                context = ResponseContext(output, parts.think, lower_aligned(parts.think), parts.answer,
+                                          parts.think_start, dict(row or {}), dict(record or {}))
+            spans.extend((a, b, detector.name) for a, b in detector.spans(context))
     if parts.tail_start >= 0:
         tail = parts.after_answer_start
         for tag in (THINK_OPEN, THINK_CLOSE):
@@ -63,7 +79,7 @@ def load_example(run: RunFeatures, row: pd.Series) -> Example:
     facts = {column: row[column] for column in FACT_COLUMNS if column in row.index}
     facts["length_unit"] = run.length_unit
     return Example(int(row["step"]), str(row["file"]), int(row["line"]), prompt, output,
-                   highlight_spans(output, bool(row.get("think_prefilled", False))), facts)
+                   highlight_spans(output, bool(row.get("think_prefilled", False)), row.to_dict(), record), facts)
 
 
 def render_highlighted(text: str, spans: list[tuple[int, int, str]], max_chars: int | None = None) -> str:
@@ -93,7 +109,7 @@ def pick_examples(run: RunFeatures, flag: str, k: int = 2, sort_by: str | None =
     frame = run.frame
     if flag not in frame.columns or frame.empty:
         return []
-    chosen = frame[frame[flag].astype(bool)]
+    chosen = frame[frame[flag].fillna(0).astype(bool)]  # sampled flags are 1.0 / 0.0 / empty
     if chosen.empty:
         return []
     key = sort_by or (f"{flag}_count" if f"{flag}_count" in frame.columns else "length")
@@ -149,4 +165,5 @@ def pick_early_late_pairs(run: RunFeatures, k: int = 2) -> list[tuple[Example, E
 
 def behaviour_labels() -> tuple[str, ...]:
     """Labels that :func:`highlight_spans` can produce, for legends and CSS."""
-    return (*BEHAVIOURS, "retry_too_late")
+    return (*BEHAVIOURS, "retry_too_late",
+            *(d.name for d in registry.detectors() if not d.builtin and (d.pool is not None or d.spans is not None)))

@@ -15,7 +15,7 @@ import pandas as pd
 from analysis.collect import DEFAULT_WORKERS
 from analysis.errors import AnalysisInputError
 from analysis.feature_cache import FILE_MODE
-from analysis.features import split_lenient
+from analysis.features import CLAIMS_PER_FILE, split_lenient
 from analysis.loading import read_record_at
 from analysis.report import load_run_features, write_csv_atomic
 
@@ -32,13 +32,16 @@ def export_features(
     workers: int = DEFAULT_WORKERS,
     progress: bool = True,
     with_text: bool = False,
+    claims_per_file: int = CLAIMS_PER_FILE,
+    puzzles: str | Path | None = None,
 ) -> Path:
     """Write one row per response (plus ``length_unit``) to ``out``."""
     target = Path(out)
     if target.suffix not in SUFFIXES:
         raise AnalysisInputError(f"--out must end in .parquet or .csv, got {target.name}")
     cache = Path(cache_dir) if cache_dir else target.parent / ".cache"
-    run = load_run_features(rollouts, cache, tokenizer, max_response_length, workers, progress)
+    run = load_run_features(rollouts, cache, tokenizer, max_response_length, workers, progress, claims_per_file,
+                            puzzles)
     frame = run.frame.copy()
     frame.insert(frame.columns.get_loc("length") + 1, "length_unit", run.length_unit)
     if with_text:

@@ -7,7 +7,7 @@ One parquet file per dump file, in the cache directory (by default
 * the key hash covers the file's size and mtime (ns), the length unit
   (words or a specific tokenizer), the feature options (length cap) and a
   fingerprint of the code that computes features (``analysis/features.py``,
-  ``analysis/patterns.py``, ``analysis/loading.py`` and the ``reward_fns``
+  ``analysis/patterns.py``, ``analysis/loading.py``, ``analysis/registry.py``, ``analysis/claims.py`` and the ``reward_fns``
   modules the scorer imports), so editing a keyword pool or
   the scorer invalidates the cache by itself.
 
@@ -47,7 +47,7 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 def code_fingerprint() -> str:
     """Hash of the source files whose edits change the features."""
     digest = hashlib.sha1()
-    sources = [_PACKAGE_DIR / "features.py", _PACKAGE_DIR / "patterns.py", _PACKAGE_DIR / "loading.py"]
+    sources = [_PACKAGE_DIR / name for name in ("features.py", "patterns.py", "loading.py", "registry.py", "claims.py")]
     try:
         import reward_fns.kk  # noqa: F401 - imported for the module list below
 

@@ -51,7 +51,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.loading import ParsedFile, parse_jsonl, repair_ground_truth, row_step, step_from_file_name
-from analysis.patterns import BEHAVIOUR_POOLS, RETHINK_MATCHER, VERIFY_WORDS, count_behaviours
+from analysis import registry
+from analysis.patterns import BEHAVIOUR_MATCHER, BEHAVIOUR_POOLS, RETHINK_MATCHER, VERIFY_WORDS, behaviour_matches
+from analysis.claims import load_puzzle_statements, puzzle_key
+from analysis.registry import ResponseContext
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,11 @@ CJK_WEIGHT = 3.0
 CJK_SCRIPTS = ("han", "kana", "hangul")
 # A think part is "mixed" when a second writing system has this weighted share.
 MIXED_SCRIPT_SHARE = 0.2
+# A Chinese *stretch* inside a Latin-script think counts as a language switch
+# when it holds at least this many Han characters: about one short clause
+# ("那么Bob的话是假的" has 7, "所以Max也是骑士因为他说真话" 12).  Shorter runs are
+# role words or quoted terms ("Zoey是骑士": 3), which are not thinking in Chinese.
+HAN_STRETCH_MIN = 8
 
 _SCRIPT_RUNS = re.compile(
     "|".join(
@@ -91,6 +99,12 @@ _SCRIPT_RUNS = re.compile(
     )
 )
 _NON_ASCII_RUNS = re.compile(r"[^\x00-\x7f]+")
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# Glue that keeps a Chinese stretch going: spaces, digits, CJK and full-width
+# punctuation, and at most one Latin word (a name: "假设Zoey是骑士") between Han runs.
+_HAN_GLUE = r"[\s\d\u3000-\u303f\uff00-\uffef]*(?:[A-Za-z]+[\s\d\u3000-\u303f\uff00-\uffef]*)?"
+_HAN_STRETCH = re.compile(f"[{_HAN}]+(?:{_HAN_GLUE}[{_HAN}]+)*")
+_HAN_CHAR = re.compile(f"[{_HAN}]")
 _NON_LETTER_BYTES = bytes(b for b in range(256) if not (65 <= b <= 90 or 97 <= b <= 122))
 _ENOUGH_ASCII_LETTERS = re.compile(r"[A-Za-z](?:[^A-Za-z]*[A-Za-z]){%d}" % (MIN_SCRIPT_LETTERS - 1))
 # Repetition tokens: each CJK character alone, other runs of non-space.
@@ -170,6 +184,18 @@ def script_profile(text: str) -> ScriptProfile:
     dominant = ranked[0][0] if total >= MIN_SCRIPT_LETTERS else ""
     mixed = len(ranked) > 1 and ranked[1][1] / weight_total >= MIXED_SCRIPT_SHARE
     return ScriptProfile(dominant, cjk / total, mixed)
+
+
+def longest_han_stretch(text: str) -> int:
+    """Han characters in the longest Chinese stretch of ``text`` (0 for ASCII text).
+
+    A stretch is a run of Han characters joined by spaces, digits, CJK
+    punctuation and at most one Latin word between two Han runs, so a Chinese
+    sentence that names the puzzle's people stays one stretch.
+    """
+    if text.isascii():
+        return 0
+    return max((len(_HAN_CHAR.findall(m.group())) for m in _HAN_STRETCH.finditer(text)), default=0)
 
 
 def repetition_score(text: str, n: int = REPETITION_N) -> float:
@@ -265,14 +291,27 @@ class TokenizerCounter:
         return [len(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
 
 
+# Claim checking costs ~0.3-0.5 ms per response (pure Python over ~30 claims): on every response of a
+# 200k-response run that alone would break the analysis benchmark's bar, so by default it runs on an
+# evenly spaced sample of this many responses per dump file (per step); the per-step means are
+# estimates from that sample (standard error <= 0.05 for a share).  --claims-per-file 0 checks all.
+CLAIMS_PER_FILE = 100
+
+
 @dataclass(frozen=True)
 class FeatureOptions:
     """What changes the features of a file (so also part of the cache key)."""
 
     max_response_length: int | None = None  # length cap in tokens, for truncation
+    # Responses per dump file on which the sampled detectors (claim checking) run; 0 = all.
+    claims_per_file: int = CLAIMS_PER_FILE
+    # veRL parquet file(s) whose extra_info.statements the claim checker may look up by names and
+    # solution (the dumps do not carry them); with its files' sizes and mtimes.
+    puzzles: str | None = None
+    puzzles_stamp: str = ""
 
     def cache_id(self) -> str:
-        return f"cap={self.max_response_length}"
+        return f"cap={self.max_response_length}|claims={self.claims_per_file}|puzzles={self.puzzles}:{self.puzzles_stamp}"
 
 
 @dataclass
@@ -285,14 +324,25 @@ class FileFeatures:
 
 def text_features(output: str, think_prefilled: bool) -> dict[str, Any]:
     """Features computed from the response text alone (no scorer, no length unit)."""
+    row = _text_features(output, think_prefilled)[0]
+    del row["_behaviour_matches"]
+    return row
+
+
+def _text_features(output: str, think_prefilled: bool) -> tuple[dict[str, Any], LenientParts, str]:
     parts = split_lenient(output, think_prefilled)
     lowered = output.lower()
     if len(lowered) == len(output):  # lower-case once, slice the think part out
         lowered_think = lowered[parts.think_start : parts.think_start + len(parts.think)]
     else:
         lowered_think = parts.think.lower()
-    counts = count_behaviours(lowered_think)
-    row: dict[str, Any] = {}
+    raw_matches = BEHAVIOUR_MATCHER.matches(lowered_think)
+    matches = behaviour_matches(lowered_think, raw_matches)
+    counts = dict.fromkeys(BEHAVIOURS, 0)
+    for name, _, _ in matches:
+        counts[name] += 1
+    # kept for the claim detectors (analysis/claims.py), dropped before the row is stored
+    row: dict[str, Any] = {"_behaviour_matches": (raw_matches, matches)}
     for name in BEHAVIOURS:
         row[f"{name}_count"] = counts[name]
         row[name] = counts[name] > 0
@@ -304,8 +354,16 @@ def text_features(output: str, think_prefilled: bool) -> dict[str, Any]:
     row["think_script"] = think_script.dominant
     row["answer_script"] = answer_script.dominant
     both_known = bool(think_script.dominant and answer_script.dominant)
-    row["lang_switch"] = both_known and think_script.dominant != answer_script.dominant
-    row["zh_think_en_answer"] = both_known and think_script.dominant == "han" and answer_script.dominant == "latin"
+    stretch = longest_han_stretch(parts.think) if think_script.cjk_share else 0
+    row["think_han_stretch"] = stretch
+    # A Chinese stretch inside a Latin think with a Latin answer is Chinese
+    # thinking too, even when the paragraph is too short to change the dominant script.
+    han_stretch_switch = (stretch >= HAN_STRETCH_MIN and think_script.dominant == "latin"
+                          and answer_script.dominant == "latin")
+    row["han_stretch_switch"] = han_stretch_switch
+    row["lang_switch"] = (both_known and think_script.dominant != answer_script.dominant) or han_stretch_switch
+    row["zh_think_en_answer"] = (both_known and think_script.dominant == "han"
+                                 and answer_script.dominant == "latin") or han_stretch_switch
     row["mixed_script_think"] = think_script.mixed
     row["retry_too_late"] = _retry_too_late(parts)
     row["repetition"] = repetition_score(lowered)
@@ -313,7 +371,39 @@ def text_features(output: str, think_prefilled: bool) -> dict[str, Any]:
     row["answer_chars"] = len(parts.answer)
     row["has_answer"] = parts.has_answer
     row["unclosed"] = not parts.answer_closed
-    return row
+    return row, parts, lowered_think
+
+
+def detector_features(output: str, parts: LenientParts, lowered_think: str, row: dict[str, Any],
+                      record: dict[str, Any], sampled: bool = True) -> dict[str, Any]:
+    """Columns of the registered detectors that are not built in (analysis.registry).
+
+    ``sampled``: whether this response is in the file's sample (detectors marked
+    ``sampled`` leave the others empty).
+    """
+    found: dict[str, Any] = {}
+    context: ResponseContext | None = None
+    for detector in registry.detectors():
+        if detector.builtin:
+            continue
+        if detector.sampled and not sampled:
+            found[detector.name] = math.nan
+            continue
+        if detector.pool is not None:
+            count = detector.pool.count(lowered_think)
+            found[f"{detector.name}_count"] = count
+            found[detector.name] = count > 0
+            continue
+        if context is None:
+            context = ResponseContext(output, parts.think, lowered_think, parts.answer, parts.think_start,
+                                      {**row}, record, {"behaviour_matches": row.get("_behaviour_matches")})
+        value = detector.function(context)  # type: ignore[misc]
+        if detector.kind == "flag":
+            found[detector.name] = float(bool(value)) if detector.sampled else bool(value)
+        else:
+            found[detector.name] = _as_float(value)
+        context.row[detector.name] = found[detector.name]
+    return found
 
 
 def _retry_too_late(parts: LenientParts) -> bool:
@@ -357,6 +447,7 @@ def score_features(output: str, ground_truth: Any, think_prefilled: bool, data_s
         "answer_wrong": float(result["answer_wrong"]),
         "answer_status": str(result["answer_status"]),
         "format_error": str(result["format_error"]),
+        "pred": str(result.get("pred", "")),  # for claim checking; not a stored column
     }
 
 
@@ -393,7 +484,10 @@ def features_of_parsed(parsed: ParsedFile, counter: LengthCounter, options: Feat
     rows: list[dict[str, Any]] = []
     outputs: list[str] = []
     no_step = no_output = 0
-    for line in parsed.lines:
+    per_file = options.claims_per_file
+    statements = load_puzzle_statements(options.puzzles, options.puzzles_stamp) if options.puzzles else None
+    stride = max(1, math.ceil(len(parsed.lines) / per_file)) if per_file > 0 else 1
+    for index, line in enumerate(parsed.lines):
         record = line.record
         output = record.get("output")
         if not isinstance(output, str):
@@ -418,7 +512,15 @@ def features_of_parsed(parsed: ParsedFile, counter: LengthCounter, options: Feat
             "score": _as_float(record.get("score")),
         }
         row.update(score_features(output, ground_truth, prefilled, _data_source(record, ground_truth)))
-        row.update(text_features(output, prefilled))
+        text_row, parts, lowered_think = _text_features(output, prefilled)
+        row.update(text_row)
+        if statements and "statements" not in record and isinstance(ground_truth, dict):
+            key = puzzle_key(ground_truth.get("names"), ground_truth.get("solution"))
+            if key in statements:
+                record = {**record, "statements": statements[key]}
+        row.update(detector_features(output, parts, lowered_think, row, record, sampled=index % stride == 0))
+        del row["_behaviour_matches"]
+        row.pop("pred", None)
         rows.append(row)
         outputs.append(output)
     if no_output:
@@ -473,6 +575,8 @@ FEATURE_COLUMNS: dict[str, str] = {
     "answer_cjk_share": "float64",
     "think_script": "object",
     "answer_script": "object",
+    "think_han_stretch": "int64",
+    "han_stretch_switch": "bool",
     "lang_switch": "bool",
     "zh_think_en_answer": "bool",
     "mixed_script_think": "bool",
@@ -488,10 +592,16 @@ FEATURE_COLUMNS: dict[str, str] = {
 }
 
 
+def feature_columns() -> dict[str, str]:
+    """:data:`FEATURE_COLUMNS` plus the columns of the registered detectors that are not built in."""
+    return {**FEATURE_COLUMNS, **registry.extra_feature_columns()}
+
+
 def empty_feature_frame() -> pd.DataFrame:
     """A zero-row frame with every feature column and dtype."""
-    return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in FEATURE_COLUMNS.items()})
+    return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in feature_columns().items()})
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame[list(FEATURE_COLUMNS)].astype(FEATURE_COLUMNS)
+    columns = feature_columns()
+    return frame[list(columns)].astype(columns)

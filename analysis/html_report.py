@@ -16,18 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis import registry
 from analysis.examples import Example, behaviour_labels, render_highlighted
-from analysis.plots import BEHAVIOUR_LABELS
 
 MAX_EXAMPLE_CHARS = 6000
-HIGHLIGHT_COLOURS = {
-    "hesitation": "#ffe08a",
-    "exploration": "#b5e3ff",
-    "backtracking": "#ffc2c2",
-    "summary": "#c8f2c2",
-    "final_verify": "#e0c8ff",
-    "retry_too_late": "#ff9f43",
-}
+# Highlights are the detector's colour at this opacity (hex alpha), so text stays readable.
+HIGHLIGHT_ALPHA = "55"
 
 
 @dataclass
@@ -45,7 +39,8 @@ class ReportContent:
 
 
 def _css() -> str:
-    marks = "\n".join(f".hl-{name} {{ background: {colour}; }}" for name, colour in HIGHLIGHT_COLOURS.items())
+    marks = "\n".join(f".hl-{html.escape(d.name)} {{ background: {d.colour}{HIGHLIGHT_ALPHA}; }}"
+                      for d in registry.detectors())
     return f"""
 body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }}
 h1 {{ margin-bottom: 0.2em; }} h2 {{ margin-top: 1.6em; border-bottom: 1px solid #ccc; }}
@@ -105,7 +100,7 @@ def _example(example: Example) -> str:
 
 def _legend() -> str:
     items = " ".join(
-        f'<mark class="hl-{name}">{html.escape(BEHAVIOUR_LABELS.get(name, name))}</mark>' for name in behaviour_labels()
+        f'<mark class="hl-{name}">{html.escape(registry.label(name))}</mark>' for name in behaviour_labels()
     )
     return f'<p class="facts">Highlights: {items}</p>'
 
@@ -132,7 +127,7 @@ def render(content: ReportContent) -> str:
         out.append("<h2>Per-step table (validation)</h2>" + _table(content.val_per_step))
     out.append("<h2>Example responses per behaviour</h2>" + _legend())
     for label, examples in content.examples.items():
-        title = BEHAVIOUR_LABELS.get(label, label)
+        title = registry.label(label)
         out.append(f"<h3>{html.escape(title)}</h3>")
         if not examples:
             out.append("<p class='facts'>No response shows this.</p>")

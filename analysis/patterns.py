@@ -393,15 +393,16 @@ def _final_section_start(length: int) -> int:
     return int(length * (1.0 - FINAL_SECTION_SHARE))
 
 
-def behaviour_matches(lowered_think: str) -> list[tuple[str, int, int]]:
+def behaviour_matches(lowered_think: str, raw: list[tuple[str, int, int]] | None = None) -> list[tuple[str, int, int]]:
     """Behaviour matches in a lower-cased think part, with the final-verification rules.
 
     A final-verification match counts only when it starts in the final
     section of the think part, and not when it overlaps a hesitation match: a
     check deferred to later ("let's verify this later", "稍后再验证") is
-    hesitation, not a verification.
+    hesitation, not a verification.  ``raw``: ``BEHAVIOUR_MATCHER.matches(lowered_think)``
+    when the caller has it already.
     """
-    found = BEHAVIOUR_MATCHER.matches(lowered_think)
+    found = BEHAVIOUR_MATCHER.matches(lowered_think) if raw is None else raw
     cutoff = _final_section_start(len(lowered_think))
     deferred = [(start, end) for name, start, end in found if name == HESITATION.name]
     kept = []

@@ -22,21 +22,12 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from analysis.aggregate import rolling  # noqa: E402
+from analysis.aggregate import OUTCOMES, rolling  # noqa: E402
 from analysis.feature_cache import FILE_MODE  # noqa: E402
-from analysis.features import BEHAVIOURS  # noqa: E402
+from analysis import registry  # noqa: E402
 
 TRAIN_COLOUR = "#1f77b4"
 VAL_COLOUR = "#d62728"
-BEHAVIOUR_LABELS = {
-    "hesitation": "hesitation",
-    "exploration": "multi-path exploration",
-    "backtracking": "backtracking",
-    "summary": "staged summary",
-    "final_verify": "final verification",
-    "lang_switch": "language switch",
-    "retry_too_late": "retry too late",
-}
 DEFAULT_METRIC_KEYS = (
     "critic/score/mean",
     "response_length/mean",
@@ -65,25 +56,70 @@ def _val_line(ax: plt.Axes, val: pd.DataFrame | None, column: str) -> None:
 
 
 def plot_reward_curves(train: pd.DataFrame, val: pd.DataFrame | None = None) -> Figure:
-    """Mean reward, all-correct ratio, format-error ratio, wrong-answer ratio."""
-    fig, axes = plt.subplots(2, 2, figsize=(11, 7), sharex=True)
-    panels = (
-        ("reward_mean", "mean reward"),
-        ("acc", "all-correct ratio"),
-        ("format_error_rate", "format-error ratio"),
-        ("wrong_answer_rate", "wrong-answer ratio"),
-    )
-    for ax, (column, title) in zip(axes.flat, panels):
-        _line(ax, train, column, "rollouts", TRAIN_COLOUR)
-        _val_line(ax, val, column)
-        ax.set_title(title)
-        ax.grid(alpha=0.3)
-        if column != "reward_mean":
-            ax.set_ylim(-0.02, 1.02)
-    for ax in axes[1]:
+    """Mean reward, and every outcome's share of the responses (they add up to 1 at each step).
+
+    Left: mean reward.  Middle: the outcome shares stacked (:data:`OUTCOMES`),
+    so a step where every response is well formed but unparsed shows as a full
+    band, not as three curves at zero.  Right: the same shares as lines, with
+    the validation run's overlaid (dashed).
+    """
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+    _line(axes[0], train, "reward_mean", "rollouts", TRAIN_COLOUR)
+    _val_line(axes[0], val, "reward_mean")
+    axes[0].set_title("mean reward")
+    axes[0].legend(fontsize=8)
+    shown = [(c, label, colour) for c, label, colour in OUTCOMES
+             if c in train and (c != "unjudged_share" or train[c].fillna(0).gt(0).any())]
+    shares = pd.DataFrame({c: train[c].astype("float64").fillna(0.0) for c, _, _ in shown})
+    smooth_window = rolling(shares[shown[0][0]], len(train))[1] if shown else 1
+    if smooth_window > 1:  # the same window for every share keeps the sum at 1
+        shares = shares.rolling(smooth_window, center=True, min_periods=1).mean()
+    axes[1].stackplot(train["step"], *[shares[c] for c, _, _ in shown],
+                      labels=[label for _, label, _ in shown], colors=[colour for _, _, colour in shown], alpha=0.85)
+    note = f" (mean of {smooth_window} steps)" if smooth_window > 1 else ""
+    axes[1].set_title(f"outcome shares, stacked (sum 1){note}")
+    axes[1].legend(fontsize=7, loc="lower left", framealpha=0.7)
+    for column, label, colour in shown:
+        _line(axes[2], train, column, label, colour)
+        if val is not None and not val.empty and column in val and val[column].notna().any():
+            axes[2].plot(val["step"], val[column], color=colour, marker="s", ms=4, linestyle="--")
+    axes[2].set_title("outcome shares" + (" (dashed: validation)" if val is not None and not val.empty else ""))
+    axes[2].legend(fontsize=7)
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("training step")
-    axes[0][0].legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    for ax in axes[1:]:
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylabel("share of responses")
     fig.suptitle("Reward curves")
+    fig.tight_layout()
+    return fig
+
+
+def plot_acc_by_n_people(train: pd.DataFrame, val: pd.DataFrame | None = None) -> Figure:
+    """All-correct ratio per puzzle size (``acc_by_n_people.csv``), validation dashed."""
+    fig, ax = plt.subplots(figsize=(11, 4.5))
+    columns = [c for c in train.columns if c.startswith("acc_") and c.endswith("ppl")]
+    colours = plt.get_cmap("viridis")
+    for index, column in enumerate(columns):
+        colour = colours(index / max(1, len(columns) - 1) * 0.9)
+        label = f"{column[4:-3]} people"
+        subset = train[["step", column]].dropna()
+        _line(ax, subset, column, label, colour)
+        if val is not None and column in val and val[column].notna().any():
+            points = val[["step", column]].dropna()
+            ax.plot(points["step"], points[column], color=colour, marker="s", ms=4, linestyle="--",
+                    label=f"{label} (validation)")
+    if not columns:
+        ax.text(0.5, 0.5, "no puzzle sizes in the dumps' ground truth", ha="center", transform=ax.transAxes)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("all-correct ratio")
+    ax.set_title("All-correct ratio per puzzle size")
+    ax.grid(alpha=0.3)
+    if columns:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -107,8 +143,9 @@ def plot_lengths(train: pd.DataFrame, length_unit: str) -> Figure:
 def plot_behaviours(train: pd.DataFrame, length_unit: str) -> Figure:
     """Behaviour rates, verification words per 1k, repetition."""
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5), gridspec_kw={"width_ratios": [2, 1, 1]})
-    for name in (*BEHAVIOURS, "retry_too_late"):
-        _line(axes[0], train, f"{name}_rate", BEHAVIOUR_LABELS[name])
+    for detector in registry.detectors("behaviours"):
+        if detector.step_column in train:
+            _line(axes[0], train, detector.step_column, detector.label, detector.colour)
     axes[0].set_ylim(-0.02, 1.02)
     axes[0].set_ylabel("share of responses")
     axes[0].set_title("Behaviours (share of responses)")
@@ -133,15 +170,38 @@ def plot_language(train: pd.DataFrame) -> Figure:
     _line(axes[0], train, "answer_cjk_share_mean", "answer part")
     axes[0].set_title("Share of CJK characters among letters")
     axes[0].set_ylim(-0.02, 1.02)
-    _line(axes[1], train, "lang_switch_rate", "think and answer scripts differ")
-    _line(axes[1], train, "zh_think_en_answer_rate", "Chinese think, English answer")
-    _line(axes[1], train, "mixed_script_think_rate", "mixed-script think")
+    for detector in registry.detectors("language"):
+        if detector.step_column in train:
+            _line(axes[1], train, detector.step_column, detector.label, detector.colour)
     axes[1].set_title("Language switching (share of responses)")
     axes[1].set_ylim(-0.02, 1.02)
     for ax in axes:
         ax.set_xlabel("training step")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_claims(train: pd.DataFrame) -> Figure:
+    """Claim checking (registry group ``claims``): shares and flags left, counts per response right."""
+    fig, axes = plt.subplots(1, 2, figsize=(15, 4.5), gridspec_kw={"width_ratios": [2, 1]})
+    for detector in registry.detectors("claims"):
+        if detector.step_column not in train or not train[detector.step_column].notna().any():
+            continue
+        ax = axes[1] if detector.scale == "count" else axes[0]
+        subset = train[["step", detector.step_column]].dropna()
+        _line(ax, subset, detector.step_column, detector.label, detector.colour)
+    axes[0].set_ylim(-0.02, 1.02)
+    axes[0].set_ylabel("share (responses, or claims)")
+    axes[0].set_title("Claims checked against the puzzle")
+    axes[1].set_ylabel("per response (mean)")
+    axes[1].set_title("Claims and case splits per response")
+    for ax in axes:
+        ax.set_xlabel("training step")
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 

@@ -7,8 +7,8 @@ Writes into ``OUT``:
 * ``acc_by_n_people.csv`` (and ``val_acc_by_n_people.csv``): all-correct ratio
   per step and puzzle size;
 * ``metrics.csv`` with ``--metrics`` / ``--wandb-run``;
-* PNG plots: ``reward_curves.png``, ``length.png``, ``behaviours.png``,
-  ``language.png``, ``signal.png`` and ``metrics.png`` when metrics are given;
+* PNG plots: ``reward_curves.png``, ``acc_by_n_people.png``, ``length.png``, ``behaviours.png``,
+  ``language.png``, ``claims.png``, ``signal.png`` and ``metrics.png`` when metrics are given;
 * ``report.html`` (self-contained) and ``timings.json``;
 * ``.cache/``: the per-file feature cache (``--cache-dir`` moves it).
 
@@ -17,6 +17,7 @@ Every file is written to a temporary name and renamed into place.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -32,7 +33,9 @@ from analysis.collect import DEFAULT_WORKERS, RunFeatures, collect_features, mak
 from analysis.errors import AnalysisInputError
 from analysis.examples import pick_early_late_pairs, pick_examples
 from analysis.feature_cache import FILE_MODE
-from analysis.features import BEHAVIOURS, FeatureOptions
+from analysis import registry
+from analysis.claims import load_puzzle_statements
+from analysis.features import CLAIMS_PER_FILE, FeatureOptions
 from analysis.html_report import ReportContent, render
 from analysis.loading import load_metrics_file, load_wandb_history
 from analysis import plots
@@ -73,6 +76,22 @@ def write_csv_atomic(frame: pd.DataFrame, path: Path) -> Path:
     return write_text_atomic(path, frame.to_csv(index=False))
 
 
+def feature_options(max_response_length: int | None, claims_per_file: int = CLAIMS_PER_FILE,
+                    puzzles: str | Path | None = None) -> FeatureOptions:
+    """The options, with ``--puzzles`` checked and loaded once here (bad input fails fast)."""
+    if puzzles is None:
+        return FeatureOptions(max_response_length=max_response_length, claims_per_file=claims_per_file)
+    root = Path(puzzles)
+    if not root.exists():
+        raise AnalysisInputError(f"--puzzles path does not exist: {root}")
+    files = sorted(root.rglob("*.parquet")) if root.is_dir() else [root]
+    stamp = ";".join(f"{f}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files)
+    options = FeatureOptions(max_response_length=max_response_length, claims_per_file=claims_per_file,
+                             puzzles=str(root.resolve()), puzzles_stamp=hashlib.sha1(stamp.encode()).hexdigest()[:16])
+    load_puzzle_statements(options.puzzles, options.puzzles_stamp)  # read once here (workers are forked)
+    return options
+
+
 def load_run_features(
     directory: str | Path,
     cache_dir: str | Path,
@@ -80,13 +99,15 @@ def load_run_features(
     max_response_length: int | None = None,
     workers: int = DEFAULT_WORKERS,
     progress: bool = False,
+    claims_per_file: int = CLAIMS_PER_FILE,
+    puzzles: str | Path | None = None,
 ) -> RunFeatures:
     """Per-response features of one dump directory (cached); the notebook's entry point."""
     return collect_features(
         directory,
         cache_dir=cache_dir,
         tokenizer=tokenizer,
-        options=FeatureOptions(max_response_length=max_response_length),
+        options=feature_options(max_response_length, claims_per_file, puzzles),
         workers=workers,
         progress=progress,
     )
@@ -105,6 +126,8 @@ def build_report(
     workers: int = DEFAULT_WORKERS,
     progress: bool = True,
     examples_per_behaviour: int = 2,
+    claims_per_file: int = CLAIMS_PER_FILE,
+    puzzles: str | Path | None = None,
 ) -> ReportResult:
     """Compute everything and write the files listed in the module docstring."""
     started = time.perf_counter()
@@ -119,7 +142,9 @@ def build_report(
         log.warning("--max-response-length is in tokens and needs --tokenizer; truncation = no closing </answer>")
     cache = Path(cache_dir) if cache_dir else out_dir / CACHE_DIR_NAME
     counter = make_counter(tokenizer)  # fail fast on a bad tokenizer path
-    options = FeatureOptions(max_response_length=max_response_length)
+    if claims_per_file < 0:
+        raise AnalysisInputError(f"--claims-per-file must be 0 (all) or positive, got {claims_per_file}")
+    options = feature_options(max_response_length, claims_per_file, puzzles)
     metrics_frame = _load_metrics(metrics, wandb_run)
 
     train = collect_features(rollouts, cache_dir=cache, tokenizer=tokenizer, options=options,
@@ -134,15 +159,17 @@ def build_report(
     val_table = per_step(val_run.frame, val_run.length_unit) if val_run is not None else None
     aggregates_done = time.perf_counter()
 
+    train_by_n = acc_by_n_people(train.frame)
+    val_by_n = acc_by_n_people(val_run.frame) if val_run is not None else None
     files = [write_csv_atomic(train_table, out_dir / "per_step.csv"),
-             write_csv_atomic(acc_by_n_people(train.frame), out_dir / "acc_by_n_people.csv")]
-    if val_run is not None and val_table is not None:
+             write_csv_atomic(train_by_n, out_dir / "acc_by_n_people.csv")]
+    if val_run is not None and val_table is not None and val_by_n is not None:
         files.append(write_csv_atomic(val_table, out_dir / "val_per_step.csv"))
-        files.append(write_csv_atomic(acc_by_n_people(val_run.frame), out_dir / "val_acc_by_n_people.csv"))
+        files.append(write_csv_atomic(val_by_n, out_dir / "val_acc_by_n_people.csv"))
     if metrics_frame is not None:
         files.append(write_csv_atomic(metrics_frame, out_dir / "metrics.csv"))
 
-    plot_files = _write_plots(out_dir, train_table, val_table, train.length_unit, metrics_frame)
+    plot_files = _write_plots(out_dir, train_table, val_table, train.length_unit, metrics_frame, train_by_n, val_by_n)
     files.extend(path for _, path in plot_files)
     plots_done = time.perf_counter()
 
@@ -187,12 +214,16 @@ def _load_metrics(metrics: str | Path | None, wandb_run: str | None) -> pd.DataF
 
 
 def _write_plots(out_dir: Path, train: pd.DataFrame, val: pd.DataFrame | None, unit: str,
-                 metrics: pd.DataFrame | None) -> list[tuple[str, Path]]:
+                 metrics: pd.DataFrame | None, train_by_n: pd.DataFrame,
+                 val_by_n: pd.DataFrame | None) -> list[tuple[str, Path]]:
     written = [
         ("Reward curves", plots.save_figure(plots.plot_reward_curves(train, val), out_dir / "reward_curves.png")),
+        ("All-correct ratio per puzzle size",
+         plots.save_figure(plots.plot_acc_by_n_people(train_by_n, val_by_n), out_dir / "acc_by_n_people.png")),
         (f"Response length ({unit})", plots.save_figure(plots.plot_lengths(train, unit), out_dir / "length.png")),
         ("Behaviours", plots.save_figure(plots.plot_behaviours(train, unit), out_dir / "behaviours.png")),
         ("Language switching", plots.save_figure(plots.plot_language(train), out_dir / "language.png")),
+        ("Claims checked against the puzzle", plots.save_figure(plots.plot_claims(train), out_dir / "claims.png")),
         ("Training signal", plots.save_figure(plots.plot_signal(train), out_dir / "signal.png")),
     ]
     if metrics is not None:
@@ -203,10 +234,8 @@ def _write_plots(out_dir: Path, train: pd.DataFrame, val: pd.DataFrame | None, u
 
 
 def _examples(run: RunFeatures, k: int) -> dict[str, list]:
-    chosen = {name: pick_examples(run, name, k) for name in BEHAVIOURS}
-    chosen["lang_switch"] = pick_examples(run, "lang_switch", k, sort_by="think_cjk_share")
-    chosen["retry_too_late"] = pick_examples(run, "retry_too_late", k)
-    return chosen
+    return {d.name: pick_examples(run, d.name, k, sort_by=d.sort_by)
+            for d in registry.detectors() if d.examples and d.kind == "flag"}
 
 
 def _run_facts(train: RunFeatures, val: RunFeatures | None, metrics: str | Path | None, wandb_run: str | None) -> dict[str, str]:

@@ -1,9 +1,9 @@
 """Precision and recall of the behaviour detectors on the hand-labelled fixture.
 
-``tests/data/analysis_detector_fixture.jsonl`` holds 92 responses (English,
+``tests/data/analysis_detector_fixture.jsonl`` holds 98 responses (English,
 Chinese, mixed) with labels given by meaning, including hard negatives
 (quoted "wait", "two knights", "however", an early "let me check", 或者 in a
-puzzle statement...).  ``split`` says how each was used: ``dev`` (78) were
+puzzle statement...).  ``split`` says how each was used: ``dev`` (84) were
 written alongside the pools and used to extend them; ``held_out`` (14) were
 written after the pools were frozen and never used to tune them.
 

@@ -6,11 +6,15 @@ import json
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from analysis.errors import AnalysisInputError
 from analysis.features import (
     FEATURE_COLUMNS,
+    feature_columns,
+    HAN_STRETCH_MIN,
+    longest_han_stretch,
     FeatureOptions,
     TokenizerCounter,
     WordCounter,
@@ -86,6 +90,23 @@ def test_language_switch_flags() -> None:
     assert not same["lang_switch"] and not same["zh_think_en_answer"]
     no_answer = text_features("假设Zoey是骑士，那么Bob是骑士的说法是假的。", True)
     assert not no_answer["lang_switch"]
+
+
+def test_chinese_stretch_in_an_english_think_is_a_switch() -> None:
+    english = "Zoey says Bob is a knave, so if Zoey is a knight then Bob lies and Max tells the truth. " * 12
+    paragraph = "假设Zoey是骑士，那么她说的话是真的，所以Bob是骗子；Bob说Zoey是骗子，这句话是假的，符合骗子的身份。" * 3
+    answer = "</think><answer>(1) Zoey is a knight</answer>"
+    planted = text_features(f"{english}{paragraph} {english}{answer}", True)
+    assert planted["think_script"] == "latin"  # the paragraph does not change the dominant script
+    assert planted["think_han_stretch"] >= HAN_STRETCH_MIN
+    assert planted["han_stretch_switch"] and planted["lang_switch"] and planted["zh_think_en_answer"]
+    plain = text_features(f"{english}{english}{answer}", True)
+    assert planted["think_cjk_share"] > plain["think_cjk_share"] == 0.0  # the shares are unchanged in meaning
+    # one Han character short of a stretch: a term or a tag, not thinking in Chinese
+    short = "那么" + "的" * (HAN_STRETCH_MIN - 3)
+    assert longest_han_stretch(short) == HAN_STRETCH_MIN - 1
+    assert not text_features(f"{english}{short}。{english}{answer}", True)["lang_switch"]
+    assert longest_han_stretch("那么Bob的话是假的, then") == 7  # one Latin name inside a stretch keeps it whole
 
 
 def _naive_rep4(text: str) -> float:
@@ -185,7 +206,8 @@ def test_features_of_file_columns_types_and_lengths(tmp_path: Path) -> None:
     path = _dump(tmp_path / "5.jsonl", [GOOD, "cut off in the middle of a"], unknown_field={"a": 1})
     result = features_of_file(path, WordCounter())
     frame = result.frame
-    assert list(frame.columns) == list(FEATURE_COLUMNS)
+    assert list(frame.columns) == list(feature_columns())  # the fixed columns, then the registry's
+    assert list(frame.columns)[: len(FEATURE_COLUMNS)] == list(FEATURE_COLUMNS)
     assert frame["step"].tolist() == [5, 5]
     assert frame["length"].tolist() == [len(GOOD.split()), 7]
     assert frame["truncated"].tolist() == [False, True]  # no cap known: unclosed = truncated
@@ -237,3 +259,32 @@ def test_bad_tokenizer_path_is_an_input_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(AnalysisInputError, match="cannot load tokenizer"):
         TokenizerCounter(tmp_path / "empty")
+
+
+def test_planted_chinese_paragraphs_are_counted_per_step(tmp_path: Path) -> None:
+    """The issue's check: ~90-Han paragraphs planted in 5-25% of English thinks, English answers."""
+    import random
+
+    from analysis.aggregate import per_step
+
+    rng = random.Random(3)
+    gts = {"names": ["Zoey", "Bob"], "solution": [True, False], "roles": ["knight", "knave"]}
+    paragraph = "假设Zoey是骑士，那么她说的话是真的，所以Bob是骗子；Bob说Zoey是骗子，这句话是假的，符合骗子的身份。" * 2
+    planted_share = {1: 0.05, 2: 0.10, 3: 0.25}
+    frames = []
+    for step, share in planted_share.items():
+        lines = []
+        for index in range(40):
+            english = " ".join(rng.choice(["Zoey says Bob is a knave.", "If Zoey is a knight, Bob lies.",
+                                           "Bob says Zoey is a knave.", "So Zoey is a knight."]) for _ in range(30))
+            think = english + (paragraph if index < share * 40 else "") + " " + english
+            output = f"{think}</think><answer>(1) Zoey is a knight\n(2) Bob is a knave</answer>"
+            lines.append(json.dumps({"input": "p <think>", "output": output, "gts": gts, "score": 3.0, "step": step},
+                                    ensure_ascii=False))
+        path = tmp_path / f"{step}.jsonl"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        frames.append(features_of_file(path, WordCounter()).frame)
+    table = per_step(pd.concat(frames, ignore_index=True), "words")
+    for column in ("lang_switch_rate", "zh_think_en_answer_rate", "han_stretch_switch_rate"):
+        assert table[column].tolist() == pytest.approx(list(planted_share.values()))
+    assert (table["think_cjk_share_mean"] > 0).all()

@@ -12,10 +12,12 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from analysis.aggregate import PER_STEP_COLUMNS
+from analysis.aggregate import OUTCOMES, PER_STEP_COLUMNS
+from analysis.plots import plot_reward_curves
 from analysis.cli import main
 from analysis.collect import collect_features
 from analysis.report import build_report
@@ -67,6 +69,10 @@ def test_report_on_the_fixture_matches_an_independent_computation(run_copy: Path
         assert got["acc"] == pytest.approx(sum(s["acc"] for s in scored) / len(rows))
         assert got["format_error_rate"] == pytest.approx(sum(1 - s["format_ok"] for s in scored) / len(rows))
         assert got["wrong_answer_rate"] == pytest.approx(sum(s["answer_wrong"] for s in scored) / len(rows))
+        statuses = [s["answer_status"] for s in scored]
+        assert got["unparsed_rate"] == pytest.approx(statuses.count("unparsed") / len(rows))
+        # every response has exactly one outcome: the shares the reward figure stacks add up to 1
+        assert sum(got[column] for column, _, _ in OUTCOMES) == pytest.approx(1.0)
         assert (got["len_min"], got["len_max"]) == (lengths[0], lengths[-1])
         assert got["len_mean"] == pytest.approx(sum(lengths) / len(lengths))
         groups: dict[str, set[float]] = defaultdict(set)
@@ -87,7 +93,13 @@ def test_report_on_the_fixture_matches_an_independent_computation(run_copy: Path
     assert val["step"].tolist() == [2, 4, 6] and val["n_responses"].tolist() == [5, 5, 5]
     metrics = pd.read_csv(out / "metrics.csv")
     assert metrics["step"].tolist() == list(range(1, 8))
-    for name in ("reward_curves", "length", "behaviours", "language", "signal", "metrics"):
+    by_n = pd.read_csv(out / "acc_by_n_people.csv")
+    assert list(by_n.columns) == ["step", "acc_3ppl"]
+    for column in ("claims_made_mean", "claim_correct_share_mean", "last_claims_agree_mean", "contradiction_real_mean",
+                   "effective_reflection_rate", "superficial_reflection_rate", "han_stretch_switch_rate"):
+        assert column in table.columns
+    assert (table["claims_made_mean"] > 0).all()  # every fixture think makes role claims
+    for name in ("reward_curves", "acc_by_n_people", "length", "behaviours", "language", "claims", "signal", "metrics"):
         assert (out / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert any("7.jsonl: skipped truncated last line" in w for w in result.warnings)
     assert not list(out.glob(".*tmp")), "temporary files left behind"
@@ -96,13 +108,31 @@ def test_report_on_the_fixture_matches_an_independent_computation(run_copy: Path
 def test_html_is_self_contained_escaped_and_shows_examples(run_copy: Path, tmp_path: Path) -> None:
     build_report(run_copy / "rollouts", tmp_path / "out", workers=1, progress=False)
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
-    assert page.count("data:image/png;base64,") == 5
+    assert page.count("data:image/png;base64,") == 7
+    assert "All-correct ratio per puzzle size" in page
     assert "<script" not in page and 'src="http' not in page and "<link" not in page
     assert "&lt;/think&gt;" in page and "&lt;answer&gt;" in page  # dump text is escaped
     assert '<mark class="hl-hesitation"' in page and '<mark class="hl-final_verify"' in page
     assert '<mark class="hl-retry_too_late"' in page
     assert "same prompt" in page  # an early and a late response to one prompt
     assert "Per-step table (rollouts)" in page
+
+
+def test_reward_figure_stacks_outcomes_to_one(run_copy: Path, tmp_path: Path) -> None:
+    result = build_report(run_copy / "rollouts", tmp_path / "out", workers=1, progress=False)
+    table = result.per_step
+    assert (table["format_error_rate"] > 0).any() and (table["correct_share"] > 0).any()
+    assert (table["wrong_share"] > 0).any()
+    fig = plot_reward_curves(table)
+    stack = fig.axes[1].collections
+    assert len(stack) == len(OUTCOMES) - 1  # no unjudged rows in the fixture: that band is left out
+    top = stack[-1].get_paths()[0].vertices
+    upper = {}
+    for x, y in top:
+        upper[round(float(x), 6)] = max(upper.get(round(float(x), 6), 0.0), float(y))
+    assert set(upper) == {float(s) for s in table["step"]}
+    assert all(value == pytest.approx(1.0) for value in upper.values())
+    plt.close(fig)
 
 
 def test_html_escapes_hostile_text(tmp_path: Path) -> None:

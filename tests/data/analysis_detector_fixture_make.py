@@ -221,6 +221,32 @@ add("mixed", "Zoey says Bob is a knave. 如果Zoey说的是真的, then Bob is a
 add("en", "", "held-out retry too late: 'hmm' inside the answer", retry_too_late=True,
     full="Zoey is a knight and Bob a knave.\n</think>\n<answer>\n(1) Zoey is a knight\n(2) Bob is a knave\nhmm, Max should be checked too: (3) Max is a knight\n</answer>")
 
+# ---------------- round 4: Chinese stretches inside an English think (language switch by stretch) ----------------
+# Written with the stretch rule (HAN_STRETCH_MIN Han characters in one stretch, analysis/features.py), so dev.
+SPLIT[0] = "dev"
+add("mixed", "Zoey says Bob is a knave and Bob says Zoey is a knave, so exactly one of them lies, because a knight cannot "
+    "call another knight a knave and a knave cannot call a knave a knave truthfully. Max says Zoey is a knight, which ties Max "
+    "to Zoey: if Zoey is a knight then Max tells the truth, and if Zoey is a knave then Max lies as well. So the whole puzzle "
+    "turns on Zoey, and there are only two assignments to consider for the three people. Let me work through the first one "
+    "carefully, because the second one should then fall out by symmetry with the roles of Zoey and Bob exchanged. 假设Zoey是骑士，那么她说的话是真的，所以Bob是骗子；Bob说Zoey是骗子，这句话是假的，符合骗子的身份。"
+    "再看Max，他说Zoey是骑士，这句话为真，所以Max也是骑士。三个人的陈述都没有矛盾，这个分配是唯一成立的。 "
+    "So the assignment is Zoey knight, Bob knave, Max knight, and every statement checks out against it.",
+    "stretch: a planted ~90-Han paragraph inside an English think, English answer -> switch", lang_switch=True)
+add("mixed", "Zoey says Bob is a knave. If Zoey is a knight, Bob is a knave. 那么Bob说的话一定是假的。 Max says Zoey is a knight, "
+    "which is true, so Max is a knight as well, and the three roles are settled without any conflict between the claims.",
+    "stretch: one Chinese sentence (10 Han) inside a long English think, English answer -> switch", lang_switch=True)
+add("mixed", "Start with Max, whose claim is simple. Max says Zoey is a knight; 如果这是真的，Zoey就是骑士 and then Bob, "
+    "who calls Zoey a knave, must be lying. That gives Zoey knight, Bob knave, Max knight, and it fits every statement we were given.",
+    "stretch: one Chinese clause with a name inside (10 Han) in an English think -> switch", lang_switch=True)
+add("mixed", "Zoey (Zoey是骑士?) says Bob is a knave. If Zoey is a knight, Bob is a knave, Max is a knight; the roles 骑士 and 骗子 are "
+    "just the puzzle's words for knight and knave here, and everything in the three statements is consistent with this.",
+    "stretch hard negative: role words and a 3-Han tag in an English think (no switch)")
+add("mixed", "Zoey says Bob is a knave. The word 验证 means verify. If Zoey is a knight, Bob lies, so Bob is a knave, and Max, who "
+    "agrees with Zoey, is a knight. 好的. That settles all three people without any contradiction at all.",
+    "stretch hard negative: short Chinese words (2 Han each) in an English think (no switch)")
+add("mixed", "假设Zoey是骑士，那么Bob说的话是假的，所以Bob是骗子。Max说Zoey是骑士，所以Max也是骑士。",
+    "stretch: Chinese think with Chinese answer (no switch)", answer=ZH_ANS)
+
 with open(Path(__file__).resolve().parent / "analysis_detector_fixture.jsonl", "w", encoding="utf-8") as f:
     for r in rows:
         f.write(json.dumps(r, ensure_ascii=False) + "\n")
