@@ -23,7 +23,8 @@ SUMMARY_COLUMNS = ("step", "n_responses", "reward_mean", "acc", "format_error_ra
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rollouts", required=True, type=Path, help="directory of <step>.jsonl rollout dumps")
+    parser.add_argument("--rollouts", type=Path, default=None,
+                        help="directory of <step>.jsonl rollout dumps (report: defaults to --val, e.g. an evaluation)")
     parser.add_argument("--tokenizer", type=Path, default=None,
                         help="local tokenizer folder: lengths in tokens (default: whitespace words)")
     parser.add_argument("--max-response-length", type=int, default=None,
@@ -124,6 +125,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _setup_logging(args.verbose)
     handlers = {"report": _run_report, "features": _run_features, "summary": _run_summary}
+    if args.rollouts is None:
+        # an evaluation has only validation dumps: they are the responses to analyse
+        if args.command == "report" and args.val is not None:
+            args.rollouts = args.val
+        else:
+            print("error: --rollouts DIR is required" + (" (or --val DIR)" if args.command == "report" else ""),
+                  file=sys.stderr)
+            return 2
     try:
         return handlers[args.command](args)
     except AnalysisInputError as exc:

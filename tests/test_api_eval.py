@@ -161,7 +161,7 @@ def test_sampled_run_gives_pass_at_k_and_analysis_reads_the_dump(data_dir, stub_
     from analysis.cli import main as analysis_main
 
     val = out / "sampled" / "validation"
-    assert analysis_main(["report", "--rollouts", str(val), "--val", str(val), "--out", str(tmp_path / "an"),
+    assert analysis_main(["report", "--val", str(val), "--out", str(tmp_path / "an"),
                           "--no-progress"]) == 0
     with (tmp_path / "an" / "val_per_step.csv").open() as handle:
         (step,) = list(csv.DictReader(handle))

@@ -98,7 +98,7 @@ def test_embedded_model_served_by_vllm_is_scored_with_one_command(vllm_server, t
     from analysis.cli import main as analysis_main
 
     val = out / "greedy" / "validation"
-    assert analysis_main(["report", "--rollouts", str(val), "--val", str(val), "--out", str(tmp_path / "an"),
+    assert analysis_main(["report", "--val", str(val), "--out", str(tmp_path / "an"),
                           "--no-progress"]) == 0
     with (tmp_path / "an" / "val_per_step.csv").open() as handle:
         (step,) = list(csv.DictReader(handle))
