@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import launch_group
 from launcher.dry_run import dry_run
 from platforms import cpu_dtype
 from platforms.cpu_dtype import choose_cpu_dtype
@@ -79,8 +80,8 @@ def script_overrides(tmp_path: Path, *args: str, **env_extra: str) -> list[str]:
     """The exact override list of ``stage1_warmup.sh`` on the CPU profile (``PRINT_OVERRIDES=1``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VERL_", "VLLM_", "CPU_DTYPE"))}
     env.update(PROFILE="cpu", PRINT_OVERRIDES="1", RUNS_DIR=str(tmp_path / "runs"), EXPERIMENT="t", **env_extra)
-    proc = subprocess.run(["bash", "run_scripts/stage1_warmup.sh", *args], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = launch_group.run(["bash", "run_scripts/stage1_warmup.sh", *args], cwd=REPO_ROOT, env=env,
+                            timeout=launch_group.timeout_s(600))
     assert proc.returncode == 0, proc.stderr[-3000:]
     return [item for item in proc.stdout.split("\0") if item]
 
@@ -117,8 +118,8 @@ def test_trailing_hydra_override_wins_over_the_choice(tmp_path):
 def test_gpu_profile_is_untouched(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VERL_", "VLLM_"))}
     env.update(PROFILE="gpu", PRINT_OVERRIDES="1", RUNS_DIR=str(tmp_path / "runs"), CPU_DTYPE="fp32")
-    proc = subprocess.run(["bash", "run_scripts/stage1_warmup.sh"], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = launch_group.run(["bash", "run_scripts/stage1_warmup.sh"], cwd=REPO_ROOT, env=env,
+                            timeout=launch_group.timeout_s(600))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert not [item for item in proc.stdout.split("\0") if "dtype" in item]
 
@@ -126,7 +127,7 @@ def test_gpu_profile_is_untouched(tmp_path):
 def test_dry_run_prints_the_choice_and_its_reason(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VERL_", "VLLM_"))}
     env.update(PROFILE="cpu", DRY_RUN="1", CPU_DTYPE="fp32", RUNS_DIR=str(tmp_path / "runs"), EXPERIMENT="t")
-    proc = subprocess.run(["bash", "run_scripts/stage1_warmup.sh"], cwd=REPO_ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = launch_group.run(["bash", "run_scripts/stage1_warmup.sh"], cwd=REPO_ROOT, env=env,
+                            timeout=launch_group.timeout_s(600))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "dtype: fp32 (set by CPU_DTYPE=fp32)" in proc.stderr
