@@ -7,6 +7,10 @@
 * ``dry_run_warm_s``: one in-process :func:`launcher.dry_run.dry_run` once imports are warm, median over the
   three plan stages × N;
 * ``memory_estimate_us``: one :func:`launcher.memory.estimate_memory` call, in microseconds.
+
+``python -m launcher.bench --cpu-step [--dtype bf16|fp32] [--env KEY=VALUE ...] [--load N] [--json] [-- OVERRIDES]`` instead
+runs 2 real CPU GRPO steps of the embedded model and prints per-phase seconds, the chosen dtype, the update's
+effective GFLOP/s and a matmul roofline (:mod:`launcher.cpu_step_bench`).
 """
 from __future__ import annotations
 
@@ -70,7 +74,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m launcher.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (default 3)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    args = parser.parse_args(argv)
+    parser.add_argument("--cpu-step", action="store_true", help="time 2 real CPU GRPO steps instead (minutes)")
+    parser.add_argument("--dtype", choices=("bf16", "fp32"), help="--cpu-step: force CPU_DTYPE (default: auto)")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="--cpu-step: extra environment variable for the launch (repeatable)")
+    parser.add_argument("--load", type=int, default=0, help="--cpu-step: busy processes to run beside it")
+    parser.add_argument("--keep", type=Path, help="--cpu-step: work folder to keep (default: a temp folder)")
+    parser.add_argument("--timeout", type=float, default=3600, help="--cpu-step: seconds before the run is killed")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    overrides = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    if args.cpu_step:
+        return cpu_step(args, overrides)
     cli = time_cli_dry_run(args.repeat)
     warm = time_warm_dry_run(args.repeat)
     figures = {
@@ -86,6 +101,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         for key, value in figures.items():
             print(f"{key:>20}: {value}")
+    return 0
+
+
+def cpu_step(args: argparse.Namespace, overrides: list[str]) -> int:
+    from launcher import cpu_step_bench
+
+    extra_env = {}
+    for item in args.env:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"error: --env takes KEY=VALUE, not {item!r}", file=sys.stderr)
+            return 2
+        extra_env[key] = value
+    try:
+        figures = cpu_step_bench.run(args.dtype, extra_env, overrides, args.keep, args.timeout, args.load)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        cpu_step_bench.print_report(figures)
     return 0
 
 

@@ -14,6 +14,8 @@
 #   DATA_DIR               default data/kk (built by python -m data_prep.build)
 #   ALGO=grpo|reinforce_plus_plus
 #   DRY_RUN=1              resolve and validate the config, print it and a memory estimate; launch nothing
+#   CPU_DTYPE=auto|bf16|fp32  CPU profile: compute dtype of actor, reference and vLLM (auto: bf16 only
+#                          with native bf16 GEMM, else fp32; platforms/cpu_dtype.py)
 #   LOGGERS                default console,file,wandb (wandb offline unless WANDB_API_KEY is set)
 
 set -euo pipefail
@@ -140,6 +142,19 @@ KK_CPU_OVERRIDES=(
   ray_kwargs.ray_init.num_cpus=8
 )
 
+# kk_cpu_dtype: on the CPU profile, choose the compute dtype once (platforms/cpu_dtype.py holds the
+# rule) into KK_CPU_DTYPE, KK_CPU_DTYPE_REASON and the overrides KK_CPU_DTYPE_OVERRIDES.
+KK_CPU_DTYPE=""
+KK_CPU_DTYPE_OVERRIDES=()
+kk_cpu_dtype() {
+  [[ "$PROFILE" == cpu && -z "$KK_CPU_DTYPE" ]] || return 0
+  local out
+  out="$("$PYTHON" -m platforms.cpu_dtype)" || exit 2
+  mapfile -t KK_CPU_DTYPE_OVERRIDES < <(tail -n +2 <<<"$out")
+  KK_CPU_DTYPE="$(head -n 1 <<<"$out" | cut -f1)"
+  KK_CPU_DTYPE_REASON="$(head -n 1 <<<"$out" | cut -f2-)"
+}
+
 # Hydra overrides of the GPU profile's memory plan (docs/gpu_memory_plan.md):
 # token-budgeted micro-batches, packed sequences, activation checkpointing,
 # actor offload while vLLM generates.
@@ -216,6 +231,7 @@ kk_banner() {
   kk_log " model      : $2"
   kk_log " algorithm  : $ALGO   gpus: ${N_GPUS}x${NNODES}   batch: $TRAIN_BATCH x n=$ROLLOUT_N"
   kk_log " sampling   : T=$TEMPERATURE top_p=$TOP_P top_k=$TOP_K   lr=$LR   kl=$KL_COEF"
+  [[ -n "$KK_CPU_DTYPE" ]] && kk_log " dtype      : $KK_CPU_DTYPE ($KK_CPU_DTYPE_REASON)"
   kk_log " output     : $3"
   kk_log "======================================================================"
 }
@@ -346,7 +362,8 @@ kk_run_stage() {
   [[ -n "$chat_override" ]] && overrides+=("$chat_override")
   if [[ "$PROFILE" == gpu ]]; then overrides+=("${KK_GPU_OVERRIDES[@]}")
   else
-    overrides+=("${KK_CPU_OVERRIDES[@]}")
+    kk_cpu_dtype
+    overrides+=("${KK_CPU_OVERRIDES[@]}" "${KK_CPU_DTYPE_OVERRIDES[@]}")
     if [[ "${GPU_PATH_ON_CPU:-0}" == 1 ]]; then
       mapfile -t -O "${#overrides[@]}" overrides < <(kk_gpu_overrides_runnable_on_cpu)
     fi
@@ -359,6 +376,7 @@ kk_run_stage() {
     return
   fi
   if [[ "$DRY_RUN" == 1 ]]; then
+    [[ -n "$KK_CPU_DTYPE" ]] && kk_log "dtype: $KK_CPU_DTYPE ($KK_CPU_DTYPE_REASON); trailing overrides win"
     "$PYTHON" -m launcher.dry_run --n-gpus "$N_GPUS" --nnodes "$NNODES" \
       --model-spec "${MODEL_SPEC:-$model_path}" --save "$out/dry_run_config.yaml" -- "${overrides[@]}"
     return

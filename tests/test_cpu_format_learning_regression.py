@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
+
+import launch_group
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STEPS = 3
@@ -29,10 +30,8 @@ def test_three_real_steps_of_the_embedded_model_log_finite_values(tmp_path):
         TRAIN_BATCH="2", ROLLOUT_N="2", MINI_BATCH="2", MICRO_BATCH="4", MAX_RESPONSE_LEN="48",
         KL_COEF="0.001",
     )
-    proc = subprocess.run(
-        ["bash", "run_scripts/experiments/cpu_format_learning.sh"], cwd=REPO_ROOT, env=env,
-        capture_output=True, text=True, timeout=1200,
-    )
+    proc = launch_group.run(["bash", "run_scripts/experiments/cpu_format_learning.sh"], cwd=REPO_ROOT, env=env,
+                            timeout=launch_group.timeout_s(launch_group.SMOLLM2_LAUNCH_S))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     run = tmp_path / "runs" / "cpu_format_learning" / "learn"
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
+import launch_group
 from analysis.features import is_think_prefilled
 from reward_fns.kk import compute_score
 
@@ -37,10 +37,8 @@ def smoke_run(tmp_path_factory):
         MINI_BATCH=str(BATCH), MICRO_BATCH=str(BATCH * N), MAX_RESPONSE_LEN="24", LOGGERS="console,file",
         SAVE_FREQ=str(STEPS), TEST_FREQ="1", VAL_MAX_SAMPLES="6",
     )
-    proc = subprocess.run(
-        ["bash", "run_scripts/smoke_cpu.sh"], cwd=REPO_ROOT, env=env,
-        capture_output=True, text=True, timeout=900,
-    )
+    proc = launch_group.run(["bash", "run_scripts/smoke_cpu.sh"], cwd=REPO_ROOT, env=env,
+                            timeout=launch_group.timeout_s(launch_group.TINY_LAUNCH_S))
     out = work / "runs" / "e2e" / "smoke"
     return proc, out
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+import launch_group
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STAGE_SCRIPTS = {
     "stage1_warmup": {"n": 32, "temperature": 1.0, "lr": 4e-7, "files": ["3ppl"], "algo": "grpo"},
@@ -28,10 +30,9 @@ def run_script(script: str, tmp_path: Path, *args: str, **env_overrides: str) ->
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VERL_", "VLLM_"))}
     env.update(RUNS_DIR=str(tmp_path / "runs"), EXPERIMENT="t", LOGGERS="console,file")
     env.update(env_overrides)
-    return subprocess.run(
-        ["bash", f"run_scripts/{script}", *args], cwd=REPO_ROOT, env=env,
-        capture_output=True, text=True, timeout=300,
-    )
+    # a dry run or a bad input never starts Ray, but a bug that let one through must not leave it running
+    return launch_group.run(["bash", f"run_scripts/{script}", *args], cwd=REPO_ROOT, env=env,
+                            timeout=launch_group.timeout_s(600))
 
 
 def one_error_line(proc: subprocess.CompletedProcess) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -20,6 +19,8 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
+
+import launch_group
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
@@ -35,20 +36,6 @@ def stage_env(work: Path, **extra: str) -> dict:
     )
     env.update(extra)
     return env
-
-
-def kill_leftover_ray(ray_tmp: Path) -> None:
-    """SIGKILL skips Ray's clean-up: end the killed run's own Ray processes (found by its temp dir)."""
-    import psutil
-
-    for proc in psutil.process_iter(["cmdline", "environ"]):
-        try:
-            cmd = " ".join(proc.info["cmdline"] or [])
-            env = proc.info["environ"] or {}
-            if str(ray_tmp) in cmd or env.get("RAY_TMPDIR") == str(ray_tmp):
-                proc.kill()
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
 
 
 def load_weights(folder: Path) -> dict[str, torch.Tensor]:
@@ -78,30 +65,24 @@ def chained_runs(tmp_path_factory):
     killed_env = {**env1, "RAY_TMPDIR": str(ray_tmp)}
 
     # First attempt: killed as soon as step 1's checkpoint is complete.
-    first = subprocess.Popen(
-        ["bash", "run_scripts/stage1_warmup.sh"], cwd=REPO_ROOT, env=killed_env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )
+    first = launch_group.start(["bash", "run_scripts/stage1_warmup.sh"], killed_env, cwd=REPO_ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     tracker = stage1 / "checkpoints" / "latest_checkpointed_iteration.txt"
-    deadline = time.monotonic() + 600
+    deadline = time.monotonic() + launch_group.timeout_s(launch_group.TINY_LAUNCH_S)
     while time.monotonic() < deadline and first.poll() is None:
         if tracker.is_file() and tracker.read_text().strip() == "1":
             break  # step 1 is checkpointed; step 2 has not finished
         time.sleep(0.2)
     killed = first.poll() is None
-    os.killpg(first.pid, signal.SIGKILL)
-    first.wait()
-    kill_leftover_ray(ray_tmp)
+    launch_group.stop(first)  # SIGKILL skips Ray's clean-up: its processes go by the launch's marker
 
     resumed_at = time.time()
-    second = subprocess.run(["bash", "run_scripts/stage1_warmup.sh"], cwd=REPO_ROOT,
-                            env={**env1, "VERL_LOGGING_LEVEL": "INFO"},
-                            capture_output=True, text=True, timeout=900)
-    stage2 = subprocess.run(
-        ["bash", "run_scripts/stage2_hightemp.sh"], cwd=REPO_ROOT,
-        env=stage_env(work, TOTAL_STEPS="1", SAVE_FREQ="1", LR="0"),
-        capture_output=True, text=True, timeout=900,
-    )
+    second = launch_group.run(["bash", "run_scripts/stage1_warmup.sh"], cwd=REPO_ROOT,
+                              env={**env1, "VERL_LOGGING_LEVEL": "INFO"},
+                              timeout=launch_group.timeout_s(launch_group.TINY_LAUNCH_S))
+    stage2 = launch_group.run(["bash", "run_scripts/stage2_hightemp.sh"], cwd=REPO_ROOT,
+                              env=stage_env(work, TOTAL_STEPS="1", SAVE_FREQ="1", LR="0"),
+                              timeout=launch_group.timeout_s(launch_group.TINY_LAUNCH_S))
     return {"work": work, "killed": killed, "resumed_at": resumed_at, "second": second, "stage2": stage2, "stage1": stage1,
             "stage2_dir": work / "runs" / "chain" / "stage2_hightemp"}
 
