@@ -16,11 +16,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import launch_group
 import pytest
 import yaml
 
@@ -29,19 +29,6 @@ STEPS = 2
 TOKEN_BUDGET = 1024  # < 4 x 4 sequences of up to 512 + 96 tokens: several micro-batches per update
 
 pytestmark = pytest.mark.e2e
-
-
-def _run_killing_group(cmd: list[str], env: dict, timeout: int) -> subprocess.CompletedProcess:
-    """Run in its own process group; on timeout kill the whole group (driver, Ray, vLLM), not just bash."""
-    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"GPU-path-on-CPU run exceeded {timeout} s\n{err[-3000:]}")
-    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +49,8 @@ def gpu_path_run(tmp_path_factory):
         MAX_TOKENS_PER_GPU=str(TOKEN_BUDGET), ENTROPY_COEFF="0.001", SAVE_FREQ=str(STEPS),
         TEST_FREQ=str(STEPS), VAL_MAX_SAMPLES="4",
     )
-    proc = _run_killing_group(["bash", "run_scripts/smoke_cpu.sh"], env, timeout=1500)
+    proc = launch_group.run(["bash", "run_scripts/smoke_cpu.sh"], cwd=REPO_ROOT, env=env,
+                            timeout=launch_group.timeout_s(launch_group.TINY_LAUNCH_S))
     yield proc, work / "runs" / "gpu_on_cpu" / "smoke", model
     shutil.rmtree(model, ignore_errors=True)
 
