@@ -72,8 +72,9 @@ kk_default LOGGERS "console,file,wandb" "console,file,wandb"
 # The actor's attention (transformers' attn_implementation).  veRL's default is
 # flash_attention_2, which needs the flash-attn package; verl[vllm] does not bring
 # it, and PyPI has flash-attn 2.8.3 only as source (nvcc + a long CUDA build), so
-# both profiles use torch's own SDPA (see README "Attention").  ATTN_IMPL=flash_attention_2 once flash-attn
-# is installed; the dry run and preflight refuse one that cannot be imported.
+# both profiles use torch's own SDPA (README, "GPU start-up").  ATTN_IMPL=flash_attention_2
+# once flash-attn is installed; setup, the dry run and the preflight refuse one that
+# transformers cannot build here.
 kk_default ATTN_IMPL sdpa sdpa
 : "${EXPERIMENT:=logic_rl_${PROFILE}}"
 : "${RUNS_DIR:=runs}"
