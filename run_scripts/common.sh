@@ -251,7 +251,8 @@ kk_stage_defaults() {
   kk_default EPOCHS 1 1
   kk_default MAX_PROMPT_LEN 512 512               # K&K prompts are under 300 tokens (Logic-RL)
   kk_default MAX_RESPONSE_LEN 4096 256            # the paper: 4096 (Logic-RL's main_grpo.sh: 2048); CPU: docs/gpu_memory_plan.md
-  kk_default VAL_MAX_SAMPLES "" 8                 # CPU: a small random validation subset
+  # CPU: a small random validation subset; set but empty (eval.sh's greedy run) means all
+  [[ -v VAL_MAX_SAMPLES ]] || kk_default VAL_MAX_SAMPLES "" 8
   kk_default SAVE_FREQ 50 2
   kk_default TEST_FREQ 10 2
   kk_default VAL_BEFORE_TRAIN False False

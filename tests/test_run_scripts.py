@@ -193,3 +193,4 @@ def test_ray_address_where_no_cluster_answers_is_one_line(tmp_path):
     assert len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     line = errors[0]
     assert f"RAY_ADDRESS=127.0.0.1:{port}" in line and "no Ray cluster answers" in line
+
