@@ -282,8 +282,15 @@ def plot_rows(rows: Sequence[AccuracyRow], name: str, path: Path, sampled_temper
     ax.set_title(f"Knights and Knaves accuracy: {name}")
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
+    save_png(fig, path, dpi=120)
+
+
+def save_png(fig, path: Path, dpi: int) -> None:
+    """Write a matplotlib figure atomically as PNG and close it (the reports' one figure writer)."""
+    import matplotlib.pyplot as plt
+
     try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
     finally:
         plt.close(fig)
 

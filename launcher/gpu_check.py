@@ -32,13 +32,17 @@ def _records(metrics: Path) -> list[dict]:
     return rows
 
 
+def _values(rows: list[dict], key: str) -> list[float]:
+    return [r["data"][key] for r in rows if isinstance(r["data"].get(key), (int, float))]
+
+
 def _mean(rows: list[dict], key: str) -> float | None:
-    values = [r["data"][key] for r in rows if isinstance(r["data"].get(key), (int, float))]
+    values = _values(rows, key)
     return statistics.fmean(values) if values else None
 
 
 def _max(rows: list[dict], key: str) -> float | None:
-    values = [r["data"][key] for r in rows if isinstance(r["data"].get(key), (int, float))]
+    values = _values(rows, key)
     return max(values) if values else None
 
 

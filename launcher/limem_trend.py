@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from data_prep.fileio import atomic_write, atomic_write_text
-from launcher.eval_report import EvalReportError
+from data_prep.fileio import atomic_write_text
+from launcher.eval_report import EvalReportError, save_png
 from launcher.perturb_report import LIMEM_COLUMNS, SPLIT_LABELS
 
 
@@ -81,10 +81,7 @@ def plot(name: str, rows: list[dict[str, str]], path: Path) -> None:
     ax.set_title(f"Memorisation over training: {name}")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    finally:
-        plt.close(fig)
+    save_png(fig, path, dpi=110)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

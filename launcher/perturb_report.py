@@ -37,8 +37,8 @@ from typing import Iterable, Sequence
 import pyarrow.parquet as pq
 
 from data_prep.dataset import CLEAN, PERTURBATIONS, TRAIN_SAMPLE
-from data_prep.fileio import atomic_write, atomic_write_text
-from launcher.eval_report import EvalReportError, _dump_file, _records
+from data_prep.fileio import atomic_write_text
+from launcher.eval_report import EvalReportError, _dump_file, _records, save_png
 
 logger = logging.getLogger(__name__)
 
@@ -223,10 +223,7 @@ def plot(acc_rows: list, name: str, path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    finally:
-        plt.close(fig)
+    save_png(fig, path, dpi=110)
 
 
 @dataclass
