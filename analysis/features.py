@@ -215,7 +215,9 @@ def repetition_score(text: str, n: int = REPETITION_N) -> float:
     for offset in range(1, n):
         gram_ids *= _NGRAM_MIX
         gram_ids ^= hashes[offset : offset + total]
-    return 1.0 - len(np.unique(gram_ids)) / total
+    gram_ids.sort()  # distinct ids by sort + neighbour compare: np.unique's overhead is ~5x this at ~500 ids
+    distinct = 1 + int(np.count_nonzero(gram_ids[1:] != gram_ids[:-1]))
+    return 1.0 - distinct / total
 
 
 def stable_hash(text: str) -> int:
