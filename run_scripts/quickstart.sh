@@ -21,6 +21,6 @@ for stage in stage1_warmup stage2_hightemp; do
   dir="$(kk_stage_dir "$stage")"
   kk_log "analysis report for $stage -> $dir/analysis"
   "$PYTHON" -m analysis report --rollouts "$dir/rollouts" --val "$dir/validation" \
-    --metrics "$dir/metrics.jsonl" --out "$dir/analysis" --no-progress
+    --metrics "$dir/metrics.jsonl" --puzzles "$DATA_DIR" --out "$dir/analysis" --no-progress
 done
 kk_log "done: runs/$EXPERIMENT/ (training), eval/${EXPERIMENT}_final/ (accuracy), */analysis/report.html"
