@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 GIB = 1024**3
 MODEL_SPECS_FILE = Path(__file__).with_name("model_specs.json")
+# Real config.json files of the GPU models, one folder per model named <org>--<name> (see its README).
+MODEL_CONFIGS_DIR = Path(__file__).with_name("model_configs")
 
 DTYPE_BYTES = {"fp32": 4, "float32": 4, "bf16": 2, "bfloat16": 2, "fp16": 2, "float16": 2}
 BF16 = 2
@@ -121,9 +123,12 @@ def spec_from_hf_config(config: Mapping[str, Any], name: str) -> ModelSpec:
 
 
 def builtin_specs() -> dict[str, dict[str, Any]]:
-    """The built-in table of ``launcher/model_specs.json`` (name -> config.json-like mapping)."""
-    table = json.loads(MODEL_SPECS_FILE.read_text(encoding="utf-8"))
-    return {name: entry for name, entry in table.items() if not name.startswith("_")}
+    """Built-in models (name -> config.json mapping): the shipped ``model_configs/``, then ``model_specs.json``."""
+    table = {folder.name.replace("--", "/", 1): json.loads((folder / "config.json").read_text(encoding="utf-8"))
+             for folder in sorted(MODEL_CONFIGS_DIR.iterdir()) if (folder / "config.json").is_file()}
+    extra = json.loads(MODEL_SPECS_FILE.read_text(encoding="utf-8"))
+    table.update({name: entry for name, entry in extra.items() if not name.startswith("_")})
+    return table
 
 
 def _lookup_builtin(name: str) -> tuple[str, dict[str, Any]] | None:
