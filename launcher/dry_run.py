@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import dataclasses
 import importlib.util
 import io
 import logging
@@ -317,9 +316,6 @@ def batch_size_checks(cfg: Any, spec: ModelSpec | None) -> list[Check]:
         f"rollout tensor_model_parallel_size ({tp}) does not divide n_gpus_per_node ({n_gpus}): a vLLM replica "
         "would span nodes", severity="warn")
     if spec is not None:
-        add("attention heads vs TP", spec.num_attention_heads % tp == 0,
-            f"{spec.name} has {spec.num_attention_heads} attention heads, not divisible by rollout "
-            f"tensor_model_parallel_size {tp} (vLLM refuses)")
         kv = spec.num_kv_heads
         add("KV heads vs TP", kv % tp == 0 or tp % kv == 0,
             f"{spec.name} has {kv} KV heads: rollout tensor_model_parallel_size {tp} must divide it or be a "
@@ -404,9 +400,9 @@ def dry_run(
         try:
             with _stdout_to_stderr():
                 result.startup = startup.resolve(cfg, spec.hf_config)
-            result.checks.append(Check("start-up values (veRL/transformers code)", "ok"))
+            result.checks.append(Check("start-up values (veRL/transformers/vLLM code)", "ok"))
         except Exception as exc:  # noqa: BLE001 - StartupError, or what veRL's own code raises
-            result.checks.append(Check("start-up values (veRL/transformers code)", "error", _one_line(exc)))
+            result.checks.append(Check("start-up values (veRL/transformers/vLLM code)", "error", _one_line(exc)))
 
     device = str(cfg.trainer.get("device", "cuda"))
     if spec is not None and device == "cpu":
@@ -414,8 +410,6 @@ def dry_run(
     elif spec is not None:
         try:
             setup = TrainingSetup.from_config(cfg, gpu_mem_gib=gpu_mem_gib)
-            if result.startup is not None:
-                setup = dataclasses.replace(setup, max_model_len=result.startup.max_model_len)
         except (TypeError, ValueError) as exc:
             result.memory_note = f"no memory estimate: {_one_line(exc)}"
         else:
@@ -426,19 +420,14 @@ def dry_run(
                 "memory estimate", "ok" if peak <= result.memory.capacity_bytes else severity,
                 "" if peak <= result.memory.capacity_bytes else
                 f"estimated peak {peak / 1024**3:.1f} GiB in '{phase}' exceeds {gpu_mem_gib:g} GiB per GPU"))
-            # vLLM refuses to start unless its KV cache holds one max_model_len sequence
-            # (vllm/v1/core/kv_cache_utils.py); its free memory is measured on the GPU, so the estimate
-            # stands in for it here.
-            length = setup.vllm_max_model_len
-            source = result.startup.max_model_len_source if result.startup else "prompt + response"
-            result.checks.append(Check(
-                "KV cache holds one max_model_len sequence", "ok" if result.memory.kv.holds_one_sequence else "error",
-                "" if result.memory.kv.holds_one_sequence else
-                f"{startup.MAX_MODEL_LEN_KEY} is {length:,} ({source}), but vLLM's KV cache "
-                f"({result.memory.kv.capacity_tokens:,} tokens at gpu_memory_utilization="
-                f"{setup.gpu_memory_utilization:g}) cannot hold one sequence that long, so vLLM refuses to start: set "
-                f"{startup.MAX_MODEL_LEN_KEY}={setup.max_seq_len} (max_prompt_length + max_response_length), or "
-                "raise gpu_memory_utilization or tensor_model_parallel_size"))
+            # vLLM's own config objects and its start-up KV check, given the plan's KV-cache memory
+            # (vLLM measures that on the GPU).
+            if result.startup is not None:
+                try:
+                    startup.check_kv_cache(cfg, result.startup.vllm_config, result.memory.kv.kv_cache_bytes)
+                    result.checks.append(Check("vLLM KV check (vLLM's code)", "ok"))
+                except Exception as exc:  # noqa: BLE001 - StartupError, or what vLLM's own code raises
+                    result.checks.append(Check("vLLM KV check (vLLM's code)", "error", _one_line(exc)))
     return result
 
 

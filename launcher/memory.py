@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 GIB = 1024**3
 MODEL_SPECS_FILE = Path(__file__).with_name("model_specs.json")
+# Real config.json files of the GPU models, one folder per model named <org>--<name> (see its README).
+MODEL_CONFIGS_DIR = Path(__file__).with_name("model_configs")
 
 DTYPE_BYTES = {"fp32": 4, "float32": 4, "bf16": 2, "bfloat16": 2, "fp16": 2, "float16": 2}
 BF16 = 2
@@ -121,9 +123,12 @@ def spec_from_hf_config(config: Mapping[str, Any], name: str) -> ModelSpec:
 
 
 def builtin_specs() -> dict[str, dict[str, Any]]:
-    """The built-in table of ``launcher/model_specs.json`` (name -> config.json-like mapping)."""
-    table = json.loads(MODEL_SPECS_FILE.read_text(encoding="utf-8"))
-    return {name: entry for name, entry in table.items() if not name.startswith("_")}
+    """Built-in models (name -> config.json mapping): the shipped ``model_configs/``, then ``model_specs.json``."""
+    table = {folder.name.replace("--", "/", 1): json.loads((folder / "config.json").read_text(encoding="utf-8"))
+             for folder in sorted(MODEL_CONFIGS_DIR.iterdir()) if (folder / "config.json").is_file()}
+    extra = json.loads(MODEL_SPECS_FILE.read_text(encoding="utf-8"))
+    table.update({name: entry for name, entry in extra.items() if not name.startswith("_")})
+    return table
 
 
 def _lookup_builtin(name: str) -> tuple[str, dict[str, Any]] | None:
@@ -193,8 +198,6 @@ class TrainingSetup:
     max_num_batched_tokens: int = 8192
     free_cache_engine: bool = True
     enforce_eager: bool = False
-    # vLLM's context limit as the rollout worker resolves it (launcher.startup); None: prompt + response.
-    max_model_len: int | None = None
 
     @property
     def world_size(self) -> int:
@@ -205,11 +208,6 @@ class TrainingSetup:
     def max_seq_len(self) -> int:
         """Longest sequence a step can produce: prompt + response."""
         return self.prompt_length + self.response_length
-
-    @property
-    def vllm_max_model_len(self) -> int:
-        """The one sequence length vLLM insists its KV cache can hold at start."""
-        return self.max_model_len or self.max_seq_len
 
     @classmethod
     def from_config(cls, cfg: Any, gpu_mem_gib: float) -> TrainingSetup:
@@ -256,7 +254,6 @@ class TrainingSetup:
             max_num_batched_tokens=int(get(f"{rollout}.max_num_batched_tokens", 8192)),
             free_cache_engine=bool(get(f"{rollout}.free_cache_engine", True)),
             enforce_eager=bool(get(f"{rollout}.enforce_eager", False)),
-            max_model_len=None if get(f"{rollout}.max_model_len") is None else int(get(f"{rollout}.max_model_len")),
         )
 
 
@@ -280,11 +277,6 @@ class KVCachePlan:
     def holds_all_rollouts(self) -> bool:
         """True if every concurrently scheduled rollout fits at full length (no preemption)."""
         return self.capacity_tokens >= self.tokens_needed
-
-    @property
-    def holds_one_sequence(self) -> bool:
-        """vLLM refuses to start when the KV cache cannot hold one max-length sequence."""
-        return self.capacity_tokens > 0 and self.full_length_concurrency >= 1
 
 
 @dataclass
@@ -315,8 +307,8 @@ class MemoryEstimate:
         return self.setup.gpu_mem_gib * GIB
 
     def fits(self) -> bool:
-        """Peak within the GPU and vLLM able to hold at least one max-length sequence."""
-        return self.peak()[1] <= self.capacity_bytes and self.kv.holds_one_sequence
+        """Peak within the GPU (vLLM's own start-up KV check runs in the dry run: launcher.startup)."""
+        return self.peak()[1] <= self.capacity_bytes
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly summary (GiB figures)."""
@@ -369,9 +361,7 @@ class MemoryEstimate:
             f"= {kv.concurrent_sequences} concurrent sequences x {s.max_seq_len} tokens "
             f"({kv.sequences_per_replica} sequences per replica per step)",
         ]
-        if not kv.holds_one_sequence:
-            lines.append("KV verdict: CANNOT hold one max-length sequence -> vLLM refuses to start")
-        elif kv.holds_all_rollouts:
+        if kv.holds_all_rollouts:
             lines.append("KV verdict: all rollouts of a step fit at full length at once")
         else:
             lines.append(
@@ -459,7 +449,7 @@ def kv_cache_plan(spec: ModelSpec, setup: TrainingSetup) -> KVCachePlan:
         sequences_per_replica=per_replica,
         concurrent_sequences=concurrent,
         tokens_needed=concurrent * setup.max_seq_len,
-        full_length_concurrency=capacity // setup.vllm_max_model_len,
+        full_length_concurrency=capacity // setup.max_seq_len,
     )
 
 

@@ -15,6 +15,7 @@ from launcher.dry_run import DryRunError, dry_run, main
 from launcher.gpu_plan import STAGES, stage_overrides
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+VLLM_CHECK = "vLLM KV check (vLLM's code)"
 
 
 @pytest.fixture(params=sorted(STAGES))
@@ -46,8 +47,22 @@ def test_gpu_profile_stage_resolves_and_validates(gpu_stage: tuple[str, list[str
     assert OmegaConf.select(cfg, "actor_rollout_ref.ref.log_prob_max_token_len_per_gpu") == 16384
     names = {check.name for check in result.checks}
     assert "veRL validate_config (main_ppo)" in names and "mini-batch x n vs data-parallel size" in names
+    assert VLLM_CHECK in names  # vLLM's own ModelConfig/VllmConfig and start-up KV check passed
     assert result.memory is not None and result.memory.fits()
     assert result.memory.kv.holds_all_rollouts
+
+
+def test_vllm_own_kv_check_refuses_the_unset_max_model_len() -> None:
+    # Unset, veRL's fallback hands vLLM the shipped config.json's max_position_embeddings; vLLM's own
+    # check_enough_kv_cache_memory, built from that config.json, then refuses the plan's KV cache.
+    result = dry_run(stage_overrides("stage2_hightemp") + ["actor_rollout_ref.rollout.max_model_len=null"])
+    assert result.startup is not None and result.startup.max_model_len == 1_010_000
+    [error] = result.errors
+    assert error.name == VLLM_CHECK
+    assert "max seq len (1010000)" in error.message and "max_model_len=4608" in error.message
+    # The same plan with a KV budget cut to a quarter still holds one 4608-token sequence.
+    quarter = dry_run(stage_overrides("stage2_hightemp") + ["actor_rollout_ref.rollout.gpu_memory_utilization=0.25"])
+    assert VLLM_CHECK in {check.name for check in quarter.checks} and not quarter.errors
 
 
 def test_cli_prints_yaml_checks_and_memory_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -117,7 +132,9 @@ def test_tensor_parallel_must_divide_attention_heads() -> None:
         stage_overrides("stage2_hightemp")
         + ["trainer.n_gpus_per_node=8", "actor_rollout_ref.rollout.tensor_model_parallel_size=8"]
     )
-    assert [check.name for check in result.errors] == ["attention heads vs TP"]
+    [error] = result.errors  # vLLM's own VllmConfig (ModelConfig.verify_with_parallel_config)
+    assert error.name.startswith("start-up values") and "vLLM's config refuses" in error.message
+    assert "must be divisible by tensor parallel size (8)" in error.message
 
 
 def test_tensor_parallel_must_divide_gpus() -> None:
