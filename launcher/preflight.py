@@ -145,6 +145,42 @@ def check_ray_cluster(address: str, connect_timeout_s: float = 5.0) -> str:
     return bootstrap
 
 
+def check_ray_resources(bootstrap: str, nnodes: int, n_gpus: int) -> None:
+    """The cluster has ``nnodes`` alive nodes with ``n_gpus`` GPUs each, as Ray's GCS reports them.
+
+    veRL places ``n_gpus`` workers on each of ``nnodes`` nodes and waits for its placement groups; on a
+    cluster that is too small that wait does not end. Ray's own node table answers before it starts.
+    """
+    import logging
+
+    import ray
+
+    try:
+        ray.init(address=bootstrap, log_to_driver=False, logging_level=logging.ERROR, configure_logging=False)
+        nodes = [n for n in ray.nodes() if n.get("Alive")]
+    except Exception as exc:  # noqa: BLE001 - Ray raises many types (auth, version mismatch, ...)
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        raise PreflightError(
+            f"RAY_ADDRESS={bootstrap}: cannot connect as a driver ({type(exc).__name__}: "
+            f"{(lines[0] if lines else '')[:300]})"
+        ) from None
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+    fitting = [n for n in nodes if n.get("Resources", {}).get("GPU", 0) >= n_gpus]
+    if len(fitting) < nnodes:
+        seen = ", ".join(
+            f"{n.get('NodeManagerAddress')}:{n.get('NodeManagerPort')} GPU={n.get('Resources', {}).get('GPU', 0):g}"
+            for n in nodes
+        ) or "none"
+        raise PreflightError(
+            f"RAY_ADDRESS={bootstrap}: NNODES={nnodes} N_GPUS={n_gpus} needs {nnodes} node(s) with {n_gpus} GPU(s) "
+            f"each; the cluster has {len(fitting)} ({len(nodes)} alive: {seen}); missing "
+            f"{nnodes - len(fitting)} node(s) x {n_gpus} GPU; add nodes with 'ray start --address={bootstrap} "
+            f"--num-gpus={n_gpus}' or lower NNODES"
+        )
+
+
 def check_reward(reward_file: Path, function_name: str) -> None:
     """Import the reward module by path, the way veRL does, and find the function."""
     if not reward_file.is_file():
@@ -198,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reward-name", default="compute_score")
     parser.add_argument("--attn-impl", help="the actor's attn_implementation: fail here if it cannot be imported")
     parser.add_argument("--ray-address", help="an existing Ray cluster (RAY_ADDRESS): check that it answers")
+    parser.add_argument("--nnodes", type=int, default=1, help="with --ray-address: nodes the run needs")
+    parser.add_argument("--n-gpus", type=int, default=1, help="with --ray-address: GPUs per node the run needs")
     parser.add_argument("--json", action="store_true", help="print a JSON summary instead of the override")
     args = parser.parse_args(argv)
     if not args.config_only and (not args.data or not args.model):
@@ -212,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
                 check_attention_impl(args.model, args.attn_impl)
         check_reward(args.reward_file, args.reward_name)
         if args.ray_address:
-            check_ray_cluster(args.ray_address)
+            check_ray_resources(check_ray_cluster(args.ray_address), args.nnodes, args.n_gpus)
         override = chat_template_override(template, think_prefilled)
     except PreflightError as exc:
         print(f"error: {exc}", file=sys.stderr)

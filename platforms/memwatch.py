@@ -8,6 +8,12 @@ over Ray workers and vLLM servers.  This wraps a command, samples every
 
 The exit code is the command's.  ``--pid PID`` instead watches a running
 process (e.g. a script's own ``$$``) until it exits.
+
+It also owns the command's clean stop: on SIGTERM, SIGINT or SIGHUP, and when its
+own parent dies (even by SIGKILL: a test's timeout that kills only the run
+script's ``bash``), it terminates the command's whole process tree (the veRL
+driver, the Ray cluster it started, Ray workers, vLLM), then kills what is
+left after a grace period.  Without it those ran on for minutes.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -23,6 +30,57 @@ from pathlib import Path
 import psutil
 
 GIB = 1024**3
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+GRACE_S = 15.0  # Ray's and vLLM's own shutdown handlers run in this time
+
+
+class Stop(Exception):
+    """A stop signal arrived (or the parent died)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stop(signum, _frame) -> None:
+    raise Stop(signum)
+
+
+def die_with_parent(signum: int = signal.SIGTERM) -> None:
+    """Linux: get ``signum`` when the parent process dies (PR_SET_PDEATHSIG); elsewhere nothing."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signum))  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        return
+
+
+def stop_tree(root: psutil.Process, grace_s: float = GRACE_S) -> None:
+    """SIGTERM ``root`` and every descendant, then SIGKILL whatever is still alive after ``grace_s``."""
+    try:
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    for p in procs:
+        try:
+            p.send_signal(signal.SIGTERM)
+        except psutil.NoSuchProcess:
+            continue
+    _gone, alive = psutil.wait_procs(procs, timeout=grace_s)
+    # processes started while the tree was stopping (a Ray worker being spawned)
+    for p in alive:
+        try:
+            alive.extend(c for c in p.children(recursive=True) if c not in alive)
+        except psutil.NoSuchProcess:
+            continue
+    for p in alive:
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            continue
+    psutil.wait_procs(alive, timeout=5)
 
 
 def tree_rss(proc: psutil.Process) -> int:
@@ -73,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     baseline = psutil.virtual_memory().used
     start = time.monotonic()
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _raise_stop)
+    if command:
+        die_with_parent()
     child = subprocess.Popen(command) if command else None
     try:
         handle = psutil.Process(child.pid if child else args.pid)
@@ -88,21 +150,34 @@ def main(argv: list[str] | None = None) -> int:
     peak_tree = peak_ray = peak_system = 0
     has_gpu = gpu_used_bytes() is not None
     peak_gpu = 0
-    while running():
-        if has_gpu:
-            peak_gpu = max([peak_gpu, *(gpu_used_bytes() or [])])
-        try:
-            peak_tree = max(peak_tree, tree_rss(handle))
-        except psutil.NoSuchProcess:
-            pass
-        peak_ray = max(peak_ray, ray_rss())
-        peak_system = max(peak_system, psutil.virtual_memory().used - baseline)
-        time.sleep(args.interval)
+    stopped_by = None
+    try:
+        while running():
+            if has_gpu:
+                peak_gpu = max([peak_gpu, *(gpu_used_bytes() or [])])
+            try:
+                peak_tree = max(peak_tree, tree_rss(handle))
+            except psutil.NoSuchProcess:
+                pass
+            peak_ray = max(peak_ray, ray_rss())
+            peak_system = max(peak_system, psutil.virtual_memory().used - baseline)
+            time.sleep(args.interval)
+    except Stop as stop:
+        stopped_by = stop.signum
+        for signum in STOP_SIGNALS:  # a second signal must not interrupt the clean-up
+            signal.signal(signum, signal.SIG_IGN)
+        if child is not None:
+            print(f"[memwatch] {signal.Signals(stop.signum).name}: stopping the run's process tree", file=sys.stderr)
+            stop_tree(handle)
+            child.wait()
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
     result = {
         # the program and its first arguments (a veRL launch carries ~80 overrides)
         "command": (" ".join(command[:3]) + (f" ... (+{len(command) - 3} args)" if len(command) > 3 else ""))
         if command else f"pid {args.pid}",
         "exit_code": child.returncode if child else None,
+        "stopped_by": signal.Signals(stopped_by).name if stopped_by else None,
         "wall_s": round(time.monotonic() - start, 1),
         "peak_process_tree_gib": round(peak_tree / GIB, 2),
         "peak_all_ray_processes_on_machine_gib": round(peak_ray / GIB, 2),
@@ -116,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     os.replace(tmp, args.out)
     print(json.dumps(result), file=sys.stderr)
+    if stopped_by:
+        return 128 + stopped_by
     return child.returncode if child else 0
 
 

@@ -139,9 +139,43 @@ KK_CPU_OVERRIDES=(
   reward.num_workers=1
   transfer_queue.backend.SimpleStorage.num_data_storage_units=1
   data.dataloader_num_workers=0
+)
+# The one logical GPU per node that veRL's resource pools ask for (platforms/verl_cpu.py), when the
+# run starts its own Ray.  A cluster started with `ray start` has its resources already (--num-gpus on
+# each node), and ray.init refuses num_gpus/num_cpus when it connects to one.
+KK_CPU_OWN_RAY_OVERRIDES=(
   +ray_kwargs.ray_init.num_gpus=1
   ray_kwargs.ray_init.num_cpus=8
 )
+
+# kk_runtime_env_overrides: what every Ray worker needs, on any node, through the job's runtime
+# environment (veRL merges ray_kwargs.ray_init.runtime_env into ray.init's).  On a cluster started with
+# `ray start`, workers inherit their own raylet's environment, not this shell's: the interpreter, the
+# repository on PYTHONPATH (platforms.verl_cpu, reward_fns), and the settings below are passed
+# explicitly.  Paths (model, data, reward file, outputs) are absolute in the config itself.
+KK_RUNTIME_ENV_PREFIXES=(VERL_ VLLM_ HF_ TRANSFORMERS_ TOKENIZERS_ WANDB_ KK_ OMP_ PYTHONPATH)
+kk_runtime_env_overrides() {
+  local name value python_abs
+  python_abs="$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON")"   # not realpath: keep the venv
+  printf '%s\n' "ray_kwargs.ray_init.runtime_env.py_executable=$(kk_hydra_quote "$python_abs")"
+  while IFS= read -r name; do
+    for prefix in "${KK_RUNTIME_ENV_PREFIXES[@]}"; do
+      if [[ "$name" == "$prefix"* ]]; then
+        value="${!name}"
+        [[ "$value" == *$'\n'* || "$value" == *'${'* ]] && continue   # one line each; no OmegaConf interpolation
+        # secrets stay out: veRL prints ray.init's arguments into train.log (README, "Several nodes")
+        [[ "$name" == *_KEY || "$name" == *_TOKEN || "$name" == *_SECRET ]] && continue
+        printf '%s\n' "+ray_kwargs.ray_init.runtime_env.env_vars.$name=$(kk_hydra_quote "$value")"
+        break
+      fi
+    done
+  done < <(compgen -e | sort)
+}
+# kk_hydra_quote VALUE: a single-quoted Hydra string (\ and ' escaped).
+kk_hydra_quote() {
+  local v="${1//\\/\\\\}"
+  printf "'%s'" "${v//\'/\\\'}"
+}
 
 # kk_cpu_dtype: on the CPU profile, choose the compute dtype once (platforms/cpu_dtype.py holds the
 # rule) into KK_CPU_DTYPE, KK_CPU_DTYPE_REASON and the overrides KK_CPU_DTYPE_OVERRIDES.
@@ -259,6 +293,16 @@ kk_stage_defaults() {
   kk_default INIT_MODEL "$MODEL" "$MODEL"
 }
 
+# kk_stop_launch SIGNAL: the run script got SIGNAL; memwatch stops the launch's whole process tree
+# (driver, the Ray it started, workers, vLLM) and the script exits 128+signal.
+kk_stop_launch() {
+  kk_log "$1: stopping the launch (pid $KK_LAUNCH_PID and its process tree)"
+  kill -TERM "$KK_LAUNCH_PID" 2>/dev/null
+  wait "$KK_LAUNCH_PID" 2>/dev/null
+  wait  # tee
+  exit $((128 + $(kill -l "$1")))
+}
+
 # kk_run_stage STAGE [extra hydra overrides...]
 # Needs: TRAIN_FILES VAL_FILES ROLLOUT_N TEMPERATURE LR, plus kk_stage_defaults'
 # settings; optional TOTAL_STEPS GPU_MEM_UTIL TP_SIZE
@@ -288,7 +332,7 @@ kk_run_stage() {
   else
     chat_override="$("$PYTHON" -m launcher.preflight --data "${data_files[@]}" \
         --model "$model_path" --attn-impl "$ATTN_IMPL" --reward-file "$reward_file" \
-        ${RAY_ADDRESS:+--ray-address "$RAY_ADDRESS"})" || exit 2
+        ${RAY_ADDRESS:+--ray-address "$RAY_ADDRESS" --nnodes "$NNODES" --n-gpus "$N_GPUS"})" || exit 2
   fi
 
   logger_list="$LOGGERS"
@@ -366,10 +410,13 @@ kk_run_stage() {
   else
     kk_cpu_dtype
     overrides+=("${KK_CPU_OVERRIDES[@]}" "${KK_CPU_DTYPE_OVERRIDES[@]}")
+    [[ -n "${RAY_ADDRESS:-}" ]] || overrides+=("${KK_CPU_OWN_RAY_OVERRIDES[@]}")
     if [[ "${GPU_PATH_ON_CPU:-0}" == 1 ]]; then
       mapfile -t -O "${#overrides[@]}" overrides < <(kk_gpu_overrides_runnable_on_cpu)
     fi
   fi
+  export VERL_FILE_LOGGER_PATH="$out/metrics.jsonl"   # before the runtime env is built: the trainer is a Ray actor
+  mapfile -t -O "${#overrides[@]}" overrides < <(kk_runtime_env_overrides)
   [[ -n "${REWARD_KWARGS:-}" ]] && for kv in $REWARD_KWARGS; do overrides+=("+reward.custom_reward_function.reward_kwargs.$kv"); done
   overrides+=("$@")   # the user's trailing overrides win
 
@@ -385,16 +432,23 @@ kk_run_stage() {
   fi
 
   mkdir -p "$out"
-  export VERL_FILE_LOGGER_PATH="$out/metrics.jsonl"
   # veRL's file logger truncates its file: keep an earlier (crashed) attempt's metrics.
   "$PYTHON" -m launcher.metrics_log rotate "$VERL_FILE_LOGGER_PATH"
   kk_banner "$stage" "$model_path" "$out"
   local rc
   set +e
-  # memwatch samples the whole process tree (Ray workers, vLLM) into memory.json.
+  # memwatch samples the whole process tree (Ray workers, vLLM) into memory.json, and stops that tree
+  # when it gets a stop signal or this shell dies.  It runs in the background so that a SIGTERM/Ctrl-C
+  # reaches the trap at once (bash defers traps until a foreground command ends).
   "$PYTHON" -m platforms.memwatch --out "$out/memory.json" -- \
-    "$PYTHON" -m verl.trainer.main_ppo "${overrides[@]}" 2>&1 | tee -a "$out/train.log"
-  rc="${PIPESTATUS[0]}"
+    "$PYTHON" -m verl.trainer.main_ppo "${overrides[@]}" > >(tee -a "$out/train.log") 2>&1 &
+  KK_LAUNCH_PID=$!
+  trap 'kk_stop_launch TERM' TERM
+  trap 'kk_stop_launch INT' INT
+  trap 'kk_stop_launch HUP' HUP
+  wait "$KK_LAUNCH_PID"
+  rc=$?
+  trap - TERM INT HUP
   set -e
   "$PYTHON" -m launcher.metrics_log merge "$VERL_FILE_LOGGER_PATH" || true
   if [[ "$rc" -ne 0 ]]; then

@@ -194,3 +194,15 @@ def test_ray_address_where_no_cluster_answers_is_one_line(tmp_path):
     line = errors[0]
     assert f"RAY_ADDRESS=127.0.0.1:{port}" in line and "no Ray cluster answers" in line
 
+
+
+@pytest.mark.parametrize("template", sorted((REPO_ROOT / "run_scripts" / "slurm").glob("*.sbatch")),
+                         ids=lambda p: p.name)
+def test_slurm_template_parses_and_its_directives_are_read(template):
+    assert subprocess.run(["bash", "-n", str(template)], capture_output=True).returncode == 0
+    # sbatch reads #SBATCH lines only up to the first command
+    lines = template.read_text(encoding="utf-8").splitlines()
+    first_command = next(i for i, line in enumerate(lines) if line.strip() and not line.startswith("#"))
+    directives = [i for i, line in enumerate(lines) if line.startswith("#SBATCH")]
+    assert directives and max(directives) < first_command
+    assert "RAY_ADDRESS=" in template.read_text(encoding="utf-8")
