@@ -424,7 +424,8 @@ def dry_run(
             # (vLLM measures that on the GPU).
             if result.startup is not None:
                 try:
-                    startup.check_kv_cache(cfg, result.startup.vllm_config, result.memory.kv.kv_cache_bytes)
+                    startup.check_kv_cache(result.startup.vllm_config, result.memory.kv.kv_cache_bytes,
+                                           setup.max_seq_len)
                     result.checks.append(Check("vLLM KV check (vLLM's code)", "ok"))
                 except Exception as exc:  # noqa: BLE001 - StartupError, or what vLLM's own code raises
                     result.checks.append(Check("vLLM KV check (vLLM's code)", "error", _one_line(exc)))

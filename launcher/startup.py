@@ -156,7 +156,7 @@ def check_dual_chunk(config: Any) -> None:
         )
 
 
-def check_kv_cache(cfg: Any, config: Any, kv_cache_bytes: float) -> None:
+def check_kv_cache(config: Any, kv_cache_bytes: float, max_seq_len: int) -> None:
     """vLLM's own start-up check that ``kv_cache_bytes`` (the plan's; vLLM measures it on the GPU) holds one
     ``max_model_len`` sequence, on the per-layer KV-cache specs vLLM derives from its model config."""
     from vllm.v1.core.kv_cache_utils import check_enough_kv_cache_memory
@@ -171,10 +171,9 @@ def check_kv_cache(cfg: Any, config: Any, kv_cache_bytes: float) -> None:
         check_enough_kv_cache_memory(config, layers, int(kv_cache_bytes))
     except ValueError as exc:
         message = " ".join(str(exc).split()).split(" Try increasing")[0]
-        caps = int(cfg.data.max_prompt_length) + int(cfg.data.max_response_length)
         raise StartupError(
             f"{MAX_MODEL_LEN_KEY} is {model.max_model_len:,}: vLLM's start-up check refuses it: {message} "
-            f"Set {MAX_MODEL_LEN_KEY}={caps} (max_prompt_length + max_response_length), or raise "
+            f"Set {MAX_MODEL_LEN_KEY}={max_seq_len} (max_prompt_length + max_response_length), or raise "
             "gpu_memory_utilization or tensor_model_parallel_size"
         ) from exc
 
