@@ -36,6 +36,7 @@ from pathlib import Path
 
 import psutil
 
+from data_prep.fileio import atomic_write_bytes
 from reward_fns.kk import compute_score
 
 try:
@@ -130,9 +131,7 @@ def write_step_file(directory: Path, step: int, responses: int, prompts: int, rn
             output = synthetic_response(rng, names, solution, progress, int(rng.gauss(mean_chars, mean_chars * 0.2)))
             score = compute_score("kk_logic", output, gts, {"think_prefilled": True})["score"]
             lines.append(_dumps({"input": prompt, "output": output, "gts": gts, "score": score, "step": step}))
-    temp = directory / f".{step}.jsonl.tmp"
-    temp.write_bytes(b"\n".join(lines) + b"\n")
-    os.replace(temp, directory / f"{step}.jsonl")
+    atomic_write_bytes(directory / f"{step}.jsonl", b"\n".join(lines) + b"\n")
 
 
 def make_synthetic_dump(directory: Path, responses: int, steps: int, seed: int = 0, mean_chars: int = 2300) -> int:

@@ -6,18 +6,16 @@ from the dumps file by file, so only one file's text is in memory at a time).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from analysis.collect import DEFAULT_WORKERS
 from analysis.errors import AnalysisInputError
-from analysis.feature_cache import FILE_MODE
 from analysis.features import CLAIMS_PER_FILE, split_lenient
 from analysis.loading import read_record_at
 from analysis.report import load_run_features, write_csv_atomic
+from data_prep.fileio import atomic_write
 
 SUFFIXES = (".parquet", ".csv")
 
@@ -49,16 +47,7 @@ def export_features(
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.suffix == ".csv":
         return write_csv_atomic(frame, target)
-    handle = tempfile.NamedTemporaryFile(prefix=f".{target.name}-", suffix=".tmp", dir=target.parent, delete=False)
-    handle.close()
-    try:
-        frame.to_parquet(handle.name, index=False)
-        os.chmod(handle.name, FILE_MODE)
-        Path(handle.name).replace(target)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write(target, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
 def _with_text(frame: pd.DataFrame, directory: Path) -> pd.DataFrame:

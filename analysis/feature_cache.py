@@ -22,9 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -33,13 +31,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from data_prep.fileio import atomic_write
+
 log = logging.getLogger(__name__)
 
 _WARNINGS_KEY = b"analysis_warnings"
-# mkstemp creates 0600 files; give renamed outputs the usual umask-based mode.
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-FILE_MODE = 0o666 & ~_UMASK
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
@@ -117,15 +113,7 @@ class FeatureCache:
         metadata = dict(table.schema.metadata or {})
         metadata[_WARNINGS_KEY] = json.dumps(warnings).encode()
         table = table.replace_schema_metadata(metadata)
-        handle, temp_name = tempfile.mkstemp(prefix=f".{key.path_hash}-", suffix=".tmp", dir=self.directory)
-        os.close(handle)
-        try:
-            pq.write_table(table, temp_name, compression="zstd")
-            os.chmod(temp_name, FILE_MODE)
-            os.replace(temp_name, self.directory / key.file_name)
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
+        atomic_write(self.directory / key.file_name, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
         for stale in self.directory.glob(f"{key.path_hash}-*.parquet"):
             if stale.name != key.file_name:
                 stale.unlink(missing_ok=True)

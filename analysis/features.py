@@ -55,11 +55,10 @@ from analysis import registry
 from analysis.patterns import BEHAVIOUR_MATCHER, BEHAVIOUR_POOLS, RETHINK_MATCHER, VERIFY_WORDS, behaviour_matches
 from analysis.claims import load_puzzle_statements, puzzle_key
 from analysis.registry import ResponseContext
+from reward_fns.kk_format import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
 
 log = logging.getLogger(__name__)
 
-THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
-ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 
 # answer_status values beyond the scorer's correct|wrong|unparsed|skipped.
 NO_GROUND_TRUTH = "no_ground_truth"

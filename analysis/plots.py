@@ -9,8 +9,6 @@ window is named in the legend).  Length axes always name their unit.
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -23,8 +21,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from analysis.aggregate import OUTCOMES, rolling  # noqa: E402
-from analysis.feature_cache import FILE_MODE  # noqa: E402
 from analysis import registry  # noqa: E402
+from data_prep.fileio import atomic_write  # noqa: E402
 
 TRAIN_COLOUR = "#1f77b4"
 VAL_COLOUR = "#d62728"
@@ -258,17 +256,8 @@ def figure_png(fig: Figure, dpi: int = 90) -> bytes:
 
 
 def save_figure(fig: Figure, path: Path, dpi: int = 110) -> Path:
-    """Write a PNG through a temporary file in the same directory, then close the figure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png", dir=path.parent)
-    os.close(handle)
+    """Write a PNG atomically, then close the figure."""
     try:
-        fig.savefig(temp_name, dpi=dpi)
-        os.chmod(temp_name, FILE_MODE)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
     finally:
         plt.close(fig)
-    return path

@@ -20,8 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,13 +30,13 @@ from analysis.aggregate import acc_by_n_people, per_step
 from analysis.collect import DEFAULT_WORKERS, RunFeatures, collect_features, make_counter
 from analysis.errors import AnalysisInputError
 from analysis.examples import pick_early_late_pairs, pick_examples
-from analysis.feature_cache import FILE_MODE
 from analysis import registry
 from analysis.claims import load_puzzle_statements
 from analysis.features import CLAIMS_PER_FILE, FeatureOptions
 from analysis.html_report import ReportContent, render
 from analysis.loading import load_metrics_file, load_wandb_history
 from analysis import plots
+from data_prep.fileio import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -57,23 +55,8 @@ class ReportResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` through a temporary file in the same directory."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temp_name, FILE_MODE)
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_csv_atomic(frame: pd.DataFrame, path: Path) -> Path:
-    return write_text_atomic(path, frame.to_csv(index=False))
+    return atomic_write_text(path, frame.to_csv(index=False))
 
 
 def feature_options(max_response_length: int | None, claims_per_file: int = CLAIMS_PER_FILE,
@@ -184,7 +167,7 @@ def build_report(
         pairs=pick_early_late_pairs(train, k=2),
         warnings=warnings,
     )
-    files.append(write_text_atomic(out_dir / "report.html", render(content)))
+    files.append(atomic_write_text(out_dir / "report.html", render(content)))
     finished = time.perf_counter()
     timings = {
         "features_s": features_done - started,
@@ -196,7 +179,7 @@ def build_report(
         "files_total": train.n_files + (val_run.n_files if val_run else 0),
         "responses": len(train.frame) + (len(val_run.frame) if val_run else 0),
     }
-    files.append(write_text_atomic(out_dir / "timings.json", json.dumps(timings, indent=2)))
+    files.append(atomic_write_text(out_dir / "timings.json", json.dumps(timings, indent=2)))
     return ReportResult(out_dir, train_table, val_table, files, timings, warnings)
 
 

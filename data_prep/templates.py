@@ -26,22 +26,22 @@ from pathlib import Path
 
 from data_prep.errors import DataPrepError
 from data_prep.roles import RolePair, with_article
+from reward_fns.kk_format import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
 
 TEMPLATES = ("instruct", "base")
 PROMPT_STYLES = ("logic_rl", "schematic", "no_example")
 CHAT_TEMPLATE_DIR = Path(__file__).resolve().parent / "chat_templates"
-THINK_OPEN = "<think>"
-
+# The prompt names the tags the reward checks (reward_fns/kk_format.py owns them).
 _PROTOCOL = (
-    "The reasoning process and answer are enclosed within <think> </think> and <answer> </answer> tags, "
-    "respectively, i.e., <think> reasoning process here </think><answer> answer here </answer>."
+    f"The reasoning process and answer are enclosed within {THINK_OPEN} {THINK_CLOSE} and {ANSWER_OPEN} {ANSWER_CLOSE} tags, "
+    f"respectively, i.e., {THINK_OPEN} reasoning process here {THINK_CLOSE}{ANSWER_OPEN} answer here {ANSWER_CLOSE}."
 )
 # The same protocol without a demonstration: tags are only ever named next to words, never in a
 # <think>...</think><answer>...</answer> sequence.
 _PROTOCOL_NO_EXAMPLE = (
-    "The reasoning process goes inside a think block, opened with the <think> tag and closed with the "
-    "</think> tag. Right after the think block comes the answer, opened with the <answer> tag and closed with "
-    "the </answer> tag. Nothing may come before the think block or after the answer."
+    f"The reasoning process goes inside a think block, opened with the {THINK_OPEN} tag and closed with the "
+    f"{THINK_CLOSE} tag. Right after the think block comes the answer, opened with the {ANSWER_OPEN} tag and closed with "
+    f"the {ANSWER_CLOSE} tag. Nothing may come before the think block or after the answer."
 )
 
 
@@ -62,7 +62,7 @@ def validate_prompt_style(prompt_style: str) -> None:
 def _schematic_answer_format(roles: RolePair) -> str:
     articles = sorted({with_article(word).split()[0] for word in roles.as_list()})
     return (
-        "After thinking, when you finally reach a conclusion, give the answer within <answer> </answer> tags: "
+        f"After thinking, when you finally reach a conclusion, give the answer within {ANSWER_OPEN} {ANSWER_CLOSE} tags: "
         "one line per inhabitant, in the order the puzzle introduces them, each line of the form "
         f"(k) NAME is {'/'.join(articles)} ROLE, where k is 1 for the first inhabitant, 2 for the second and so on, "
         f"NAME is that inhabitant's name and ROLE is either {roles.truthful} or {roles.lying}."
@@ -80,9 +80,9 @@ def system_prompt(roles: RolePair, prompt_style: str) -> str:
         # Logic-RL's wording (two spaces after the protocol sentence, as upstream), role word substituted.
         return (
             head + "  Now the user asks you to solve a logical reasoning problem. After thinking, when you finally "
-            "reach a conclusion, clearly state the identity of each character within <answer> </answer> tags. "
+            f"reach a conclusion, clearly state the identity of each character within {ANSWER_OPEN} {ANSWER_CLOSE} tags. "
             "List the identity of each person one by one, for example, "
-            f"<answer> (1) Zoey is {with_article(roles.truthful)}\n(2) Oliver is {with_article(roles.truthful)}\n(3)... </answer>."
+            f"{ANSWER_OPEN} (1) Zoey is {with_article(roles.truthful)}\n(2) Oliver is {with_article(roles.truthful)}\n(3)... {ANSWER_CLOSE}."
         )
     return head + " Now the user asks you to solve a logical reasoning problem. " + _schematic_answer_format(roles)
 
@@ -96,8 +96,8 @@ def base_prompt(quiz: str, roles: RolePair, prompt_style: str, think_prefilled: 
             "The user asks a question, and the Assistant solves it.The assistant first thinks about the reasoning "
             "process in the mind and then provides the user with the final answer. " + _PROTOCOL + " Now the user "
             "asks you to solve a logical reasoning problem. After thinking, when you finally reach a conclusion, "
-            "clearly state the identity of each character within <answer> </answer> tags. "
-            f"i.e., <answer> (1) Zoey is {with_article(roles.truthful)}\n(2) ... </answer>."
+            f"clearly state the identity of each character within {ANSWER_OPEN} {ANSWER_CLOSE} tags. "
+            f"i.e., {ANSWER_OPEN} (1) Zoey is {with_article(roles.truthful)}\n(2) ... {ANSWER_CLOSE}."
         )
     else:
         instruction = (

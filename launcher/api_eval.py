@@ -10,7 +10,7 @@ Hosted APIs, ``vllm serve``, llama.cpp's server and SGLang all speak this API; r
 * **Same puzzles, same scorer.** The prompt is the data set's own ``prompt`` messages; every prompt style
   asks for both ``<think>`` and ``<answer>`` tags. A chat API cannot prefill ``<think>`` (a ``base``
   prompt built with ``--prefill-think`` has its trailing ``<think>`` removed), so responses are scored by
-  ``reward_fns.compute_score`` with ``think_prefilled=False``, and the report says so.
+  ``reward_fns.kk.compute_score`` with ``think_prefilled=False``, and the report says so.
 * **Separate reasoning field** (``reasoning_content`` as DeepSeek and older vLLM name it, ``reasoning`` in
   newer vLLM): such servers cut the ``<think>`` block out of the generated text. The rule
   (:func:`scored_text`): the response scored and analysed is ``<think>`` + reasoning + ``</think>`` +
@@ -48,7 +48,6 @@ from typing import Any, Sequence
 
 from data_prep.dataset import split_path
 from data_prep.fileio import atomic_write_text
-from data_prep.templates import THINK_OPEN
 from launcher.eval_report import (
     ReportFiles,
     ValidationMetrics,
@@ -57,8 +56,8 @@ from launcher.eval_report import (
     write_accuracy_files,
 )
 # The one scorer (a launcher -> reward_fns arrow, so that API scores are the training reward's scores).
-from reward_fns import compute_score
-from reward_fns.kk_format import THINK_CLOSE
+from reward_fns.kk import compute_score
+from reward_fns.kk_format import THINK_CLOSE, THINK_OPEN
 
 logger = logging.getLogger(__name__)
 
@@ -431,7 +430,7 @@ def write_api_report(out_dir: Path, name: str, args: argparse.Namespace, plot: b
     rows = build_rows(greedy, sampled, pass_at_k)
     notes = [
         f"Served through an OpenAI-compatible chat API ({args.base_url}, model {args.model}): a chat API cannot "
-        "prefill <think>, so the prompt asks for both tags and responses are scored by reward_fns.compute_score "
+        "prefill <think>, so the prompt asks for both tags and responses are scored by reward_fns.kk.compute_score "
         "with think_prefilled=False.",
         "A separate reasoning field (reasoning_content / reasoning) is scored as <think>reasoning</think>content.",
     ]

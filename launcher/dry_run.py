@@ -27,11 +27,11 @@ import logging
 import math
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from data_prep.fileio import atomic_write_text
 from launcher import startup
 from launcher.memory import (
     MemoryEstimate,
@@ -432,20 +432,6 @@ def dry_run(
     return result
 
 
-def save_text_atomic(text: str, path: Path) -> None:
-    """Write via a temporary file in the same folder and ``os.replace`` it (never a partial file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp_name, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
-        raise
-
-
 def _split_argv(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     """Options before ``--``, Hydra overrides after it."""
     argv = list(argv)
@@ -499,7 +485,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise DryRunError(f"{len(result.errors)} config problem(s): {problems}")
         yaml_text = result.resolved_yaml()
         if args.save:
-            save_text_atomic(yaml_text, args.save)
+            atomic_write_text(args.save, yaml_text)
     except DryRunError as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2

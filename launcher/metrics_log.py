@@ -22,6 +22,8 @@ import re
 import sys
 from pathlib import Path
 
+from data_prep.fileio import atomic_write_text
+
 _ATTEMPT = re.compile(r"\.(\d+)\.jsonl$")
 
 
@@ -73,11 +75,7 @@ def merge(current: Path) -> int:
             else:
                 unstepped.append(record)
     merged = [by_step[step] for step in sorted(by_step)] + unstepped
-    tmp = current.with_name(current.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for record in merged:
-            handle.write(json.dumps(record) + "\n")
-    os.replace(tmp, current)
+    atomic_write_text(current, "".join(json.dumps(record) + "\n" for record in merged))
     return len(merged)
 
 

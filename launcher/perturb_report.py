@@ -26,7 +26,6 @@ import argparse
 import csv
 import io
 import logging
-import os
 import re
 import sys
 from collections import defaultdict

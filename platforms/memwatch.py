@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -28,6 +27,8 @@ import time
 from pathlib import Path
 
 import psutil
+
+from data_prep.fileio import atomic_write_text
 
 GIB = 1024**3
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
@@ -186,10 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if has_gpu:
         result["peak_gpu_used_gib"] = round(peak_gpu / GIB, 2)  # the busiest GPU, all its processes
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(args.out.suffix + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, args.out)
+    atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result), file=sys.stderr)
     if stopped_by:
         return 128 + stopped_by

@@ -188,7 +188,7 @@ def compute_score(
 ) -> dict[str, float | str]:
     """veRL 0.9.1 ``custom_reward_function`` entry point for K&K puzzles.
 
-    ``data_source`` is informational here (routing lives in ``reward_fns.compute_score``);
+    ``data_source`` is informational (every K&K source gets this one scorer);
     ``kwargs`` are scoring options (see RewardConfig) plus veRL's own pass-through arguments.
     """
     config = config_from_kwargs(kwargs) if kwargs else DEFAULT_CONFIG

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-import reward_fns
+from reward_fns.kk import compute_score
 from data_prep import import_kk
 from data_prep.dataset import SCHEMA
 from data_prep.statements import statements_from_json
@@ -91,7 +91,7 @@ def test_records_keep_their_own_role_words_and_score_full_marks(tmp_path):
         assert "knight" not in system and "knave" not in system
         source, extra = row["data_source"], row["extra_info"]
         own = f" I reason. </think><answer> {record['solution_text_format']} </answer>"
-        result = reward_fns.compute_score(source, own, gt, extra)
+        result = compute_score(source, own, gt, extra)
         assert result["score"] == 3.0 and result["acc"] == 1.0, (record["solution_text_format"], result)
         wording = record["knight_knave"]
         flipped_lines = [
@@ -99,7 +99,7 @@ def test_records_keep_their_own_role_words_and_score_full_marks(tmp_path):
             for k, (name, is_truthful) in enumerate(zip(record["names"], record["solution"]), 1)
         ]
         flipped = f" I reason. </think><answer> {chr(10).join(flipped_lines)} </answer>"
-        result = reward_fns.compute_score(source, flipped, gt, extra)
+        result = compute_score(source, flipped, gt, extra)
         assert result["acc"] == 0.0 and result["score"] < 3.0 and result["answer_status"] == "wrong", result
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-import reward_fns
+from reward_fns.kk import compute_score
 from data_prep import perturb
 from data_prep.build import BuildConfig, build_dataset
 from data_prep.dataset import PERTURBATIONS, SCHEMA, data_source, parse_data_source
@@ -80,7 +80,7 @@ def test_every_twin_is_uniquely_solvable_and_scores_with_the_reward(built):
             original = originals[info["index"]]
             assert info["original_puzzle_id"] == original["extra_info"]["puzzle_id"]
             answer = f"ok </think><answer> {gt['solution_text']} </answer>"
-            assert reward_fns.compute_score(row["data_source"], answer, gt, info)["score"] == 3.0
+            assert compute_score(row["data_source"], answer, gt, info)["score"] == 3.0
             if kind in ("perturbed_statement", "perturbed_leaf"):
                 old = statements_from_json(original["extra_info"]["statements"])
                 differing = [i for i in range(n) if old[i] != statements[i]]

@@ -3,7 +3,6 @@ on real perturbed sets from ``data_prep.perturb``; expected values recomputed he
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest

@@ -13,7 +13,6 @@ them through the job's runtime environment (run_scripts/common.sh, ``kk_runtime_
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 

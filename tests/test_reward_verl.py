@@ -11,7 +11,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import reward_fns
 from reward_fns.kk import GroundTruthError, RewardConfigError, compute_score
 
 REPO = Path(__file__).resolve().parents[1]
@@ -196,11 +195,3 @@ def test_bad_reward_kwargs_raise_a_config_error(options: dict) -> None:
 def test_malformed_ground_truth_is_a_loud_data_error() -> None:
     with pytest.raises(GroundTruthError):
         compute_score("kk_logic_3ppl", CORRECT, {"names": ["Zoey"], "solution": []})
-
-
-def test_package_dispatch_routes_kk_sources_and_rejects_others() -> None:
-    for source in ("kk_logic_3ppl", "kk_published_3ppl", np.str_("kk_logic_8ppl")):
-        assert reward_fns.compute_score(data_source=source, solution_str=CORRECT, ground_truth=GT)["score"] == 3.0
-    for source in ("gsm8k", "", None, "KK_logic"):
-        with pytest.raises(reward_fns.UnknownDataSourceError):
-            reward_fns.compute_score(data_source=source, solution_str=CORRECT, ground_truth=GT)
