@@ -57,6 +57,7 @@ class ParsedFile:
     path: Path
     lines: list[ParsedLine] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    bad_line_nos: list[int] = field(default_factory=list)  # 1-based: malformed, not an object, or truncated
 
 
 def list_dump_files(directory: str | Path) -> list[Path]:
@@ -109,6 +110,7 @@ def parse_jsonl(path: Path) -> ParsedFile:
         except _DECODE_ERRORS:
             record = None
         if not isinstance(record, dict):
+            parsed.bad_line_nos.append(index + 1)
             if index == last_index:  # no trailing newline: still being written
                 parsed.warnings.append(f"{path.name}: skipped truncated last line {index + 1}")
             else:
@@ -119,6 +121,29 @@ def parse_jsonl(path: Path) -> ParsedFile:
     if malformed:
         parsed.warnings.append(f"{path.name}: skipped {malformed} malformed line(s), first at line {first_bad}")
     return parsed
+
+
+def read_jsonl(path: str | Path, strict: bool = False) -> list[ParsedLine]:
+    """The JSON-object lines of any jsonl file (dumps, the ``file`` logger's metrics): the kit's one reader.
+
+    Lenient (default): a missing file gives no lines, bad lines are skipped and logged. ``strict`` (the
+    evaluation reports, whose numbers must not silently drop records): a missing file or any bad line
+    raises :class:`AnalysisInputError` naming it.
+    """
+    file_path = Path(path)
+    if not file_path.is_file():
+        if strict:
+            raise AnalysisInputError(f"file not found: {file_path}")
+        return []
+    parsed = parse_jsonl(file_path)
+    if strict and parsed.bad_line_nos:
+        bad = parsed.bad_line_nos
+        raise AnalysisInputError(f"{file_path} line {bad[0]} is not a JSON object ({len(bad)} such line(s))")
+    if strict and parsed.warnings:  # unreadable file
+        raise AnalysisInputError(parsed.warnings[0])
+    for warning in parsed.warnings:
+        log.warning(warning)
+    return parsed.lines
 
 
 def read_record_at(path: str | Path, offset: int) -> dict[str, Any]:

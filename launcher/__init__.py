@@ -8,7 +8,7 @@ Modules (each usable as ``python -m launcher.<name>``):
   activations, logits).
 * :mod:`launcher.gpu_plan` – the documented 7B / 4×A100-80GB plan (``docs/gpu_memory_plan.md``).
 * :mod:`launcher.chain` – find the latest checkpoint of a finished stage and return HF weights for the next.
-* :mod:`launcher.eval_report` – turn ``trainer.val_only=True`` metrics into accuracy.csv/.md/.png.
-* :mod:`launcher.api_eval` – score any OpenAI-compatible chat endpoint on the test sets, same scorer and report
-  (:mod:`launcher.api_stub`: a fault-injecting local stub server; :mod:`launcher.api_bench`: its speed).
+* :mod:`evaluation.eval_report` – turn ``trainer.val_only=True`` metrics into accuracy.csv/.md/.png.
+* :mod:`evaluation.api_eval` – score any OpenAI-compatible chat endpoint on the test sets, same scorer and report
+  (:mod:`evaluation.api_stub`: a fault-injecting local stub server; :mod:`evaluation.api_bench`: its speed).
 """

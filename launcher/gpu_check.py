@@ -3,7 +3,7 @@
     python -m launcher.gpu_check RUN_DIR [RUN_DIR ...]
 
 Reads only what every launch writes (``metrics.jsonl`` from veRL's file logger, ``memory.json`` from
-``platforms.memwatch``, ``COMPLETED``), so it also summarises any other run.
+``launcher.memwatch``, ``COMPLETED``), so it also summarises any other run.
 
 Columns: steps logged; ``gpu peak`` = the busiest GPU's used memory over the whole run (all its processes,
 NVML samples; the rollout phase, with vLLM awake, usually sets it); ``actor peak`` = veRL's
@@ -18,18 +18,7 @@ import statistics
 import sys
 from pathlib import Path
 
-
-def _records(metrics: Path) -> list[dict]:
-    rows = []
-    if metrics.is_file():
-        for line in metrics.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a half-written last line of a killed run
-            if isinstance(record, dict) and isinstance(record.get("data"), dict):
-                rows.append(record)
-    return rows
+from analysis.loading import read_jsonl
 
 
 def _values(rows: list[dict], key: str) -> list[float]:
@@ -48,7 +37,8 @@ def _max(rows: list[dict], key: str) -> float | None:
 
 def summarise(run_dir: Path) -> dict:
     """The figures of one run folder (``None`` where the run did not log them)."""
-    rows = [r for r in _records(run_dir / "metrics.jsonl") if r.get("step") is not None]
+    rows = [line.record for line in read_jsonl(run_dir / "metrics.jsonl")  # a killed run's half line is skipped
+            if line.record.get("step") is not None and isinstance(line.record.get("data"), dict)]
     memory = {}
     if (run_dir / "memory.json").is_file():
         memory = json.loads((run_dir / "memory.json").read_text(encoding="utf-8"))

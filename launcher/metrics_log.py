@@ -22,6 +22,7 @@ import re
 import sys
 from pathlib import Path
 
+from analysis.loading import read_jsonl
 from data_prep.fileio import atomic_write_text
 
 _ATTEMPT = re.compile(r"\.(\d+)\.jsonl$")
@@ -50,25 +51,13 @@ def rotate(current: Path) -> Path | None:
     return target
 
 
-def _records(path: Path) -> list[dict]:
-    records = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
-
-
 def merge(current: Path) -> int:
     """Rewrite ``current`` as attempts + current, one record per step; returns the record count."""
     sources = attempt_files(current) + ([current] if current.is_file() else [])
     by_step: dict[int, dict] = {}
     unstepped: list[dict] = []
     for source in sources:
-        for record in _records(source):
+        for record in (line.record for line in read_jsonl(source)):
             step = record.get("step")
             if isinstance(step, int):
                 by_step[step] = record

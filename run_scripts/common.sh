@@ -91,7 +91,7 @@ export EXPERIMENT RUNS_DIR DATA_DIR MODELS_DIR REWARD_FILE DRY_RUN
 case "$ALGO" in grpo|reinforce_plus_plus) ;; *) kk_die "unknown ALGO '$ALGO' (grpo or reinforce_plus_plus)";; esac
 
 # ------------------------------------------------------------------- model
-# Embedded names resolve to folders prepared offline by platforms.models.
+# Embedded names resolve to folders prepared offline by launcher.models.
 kk_resolve_model() {
   local name="$1"
   case "$name" in
@@ -104,7 +104,7 @@ kk_ensure_model() {
   local name="$1" dir="$2"
   if [[ ! -f "$dir/config.json" ]]; then
     kk_log "preparing the embedded model '$name' in $dir (one time)"
-    "$PYTHON" -m platforms.models prepare "$name" --out "$dir" >&2 || kk_die "could not prepare model '$name'"
+    "$PYTHON" -m launcher.models prepare "$name" --out "$dir" >&2 || kk_die "could not prepare model '$name'"
   fi
   echo "$dir"
 }
@@ -440,7 +440,7 @@ kk_run_stage() {
   # memwatch samples the whole process tree (Ray workers, vLLM) into memory.json, and stops that tree
   # when it gets a stop signal or this shell dies.  It runs in the background so that a SIGTERM/Ctrl-C
   # reaches the trap at once (bash defers traps until a foreground command ends).
-  "$PYTHON" -m platforms.memwatch --out "$out/memory.json" -- \
+  "$PYTHON" -m launcher.memwatch --out "$out/memory.json" -- \
     "$PYTHON" -m verl.trainer.main_ppo "${overrides[@]}" > >(tee -a "$out/train.log") 2>&1 &
   KK_LAUNCH_PID=$!
   trap 'kk_stop_launch TERM' TERM

@@ -11,7 +11,7 @@
 #   pass@k over EVAL_K samples.
 # Memorisation (PERTURB=1, the default): the greedy run also scores perturbed
 # twins (python -m data_prep.perturb) of the test puzzles and of a training
-# sample, and launcher.perturb_report writes perturbation.csv/.md/.png and
+# sample, and evaluation.perturb_report writes perturbation.csv/.md/.png and
 # limem.csv (LiMem = Acc x (1 - CR) per N).  PERTURB_TYPES (all | a list),
 # PERTURB_TEST_SIZE (puzzles per N; empty = all), PERTURB_TRAIN_SAMPLE,
 # PERTURB_ARGS (more data_prep.perturb flags, e.g. --prompt-style).
@@ -74,10 +74,10 @@ else
 fi
 [[ "$DRY_RUN" == 1 ]] && exit 0
 
-"$PYTHON" -m launcher.eval_report --name "$NAME" --out "eval/$NAME" \
+"$PYTHON" -m evaluation.eval_report --name "$NAME" --out "eval/$NAME" \
   --greedy "eval/$NAME/greedy/metrics.jsonl" "${sampled_args[@]}" --sampled-temperature 1.0
 if [[ -n "$perturb_files" ]]; then
   # shellcheck disable=SC2086
-  "$PYTHON" -m launcher.perturb_report --name "$NAME" --out "eval/$NAME" \
+  "$PYTHON" -m evaluation.perturb_report --name "$NAME" --out "eval/$NAME" \
     --dump "eval/$NAME/greedy/validation" --data $perturb_files
 fi

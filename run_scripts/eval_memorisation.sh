@@ -3,7 +3,7 @@
 #   bash run_scripts/eval_memorisation.sh STAGE [NAME] [hydra overrides...]
 # STAGE: a stage of $EXPERIMENT (stage1_warmup, stage2_hightemp, stage3_anneal/final, ...).
 # Runs eval.sh greedy-only (EVAL_SAMPLED=0) on the clean and perturbed sets for
-# each checkpoint (eval/NAME_step<k>/), then launcher.limem_trend writes
+# each checkpoint (eval/NAME_step<k>/), then evaluation.limem_trend writes
 # eval/NAME_limem/limem_by_step.csv, .md (printed) and .png.  The PERTURB_*
 # settings of eval.sh apply.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -21,4 +21,4 @@ while read -r step weights; do
   pairs+=("$step=eval/${NAME}_step$step")
 done <<< "$listing"
 [[ "$DRY_RUN" == 1 ]] && exit 0
-"$PYTHON" -m launcher.limem_trend --name "$NAME" --out "eval/${NAME}_limem" "${pairs[@]}"
+"$PYTHON" -m evaluation.limem_trend --name "$NAME" --out "eval/${NAME}_limem" "${pairs[@]}"

@@ -29,8 +29,8 @@ WANT="$FLAVOUR $(cat "${REQ_FILES[@]}" run_scripts/setup.sh | sha256sum | cut -c
 
 prepare_models() {
   [[ "$FLAVOUR" == cpu ]] || return 0
-  .venv/bin/python -m platforms.models prepare smollm2 --out .cache/models/smollm2-135m-instruct >/dev/null
-  .venv/bin/python -m platforms.models prepare tiny --out .cache/models/tiny-qwen2 >/dev/null
+  .venv/bin/python -m launcher.models prepare smollm2 --out .cache/models/smollm2-135m-instruct >/dev/null
+  .venv/bin/python -m launcher.models prepare tiny --out .cache/models/tiny-qwen2 >/dev/null
 }
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" && -x .venv/bin/python ]]; then

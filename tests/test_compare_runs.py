@@ -1,26 +1,19 @@
-"""run_scripts/experiments/compare_runs.py: same-axes figures and the first-5 / last-10 summary,
+"""analysis.compare_runs: same-axes figures and the first-5 / last-10 summary,
 computed from per_step.csv files written by the real ``python -m analysis report``."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from analysis import compare_runs
 from analysis.report import build_report
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = Path(__file__).parent / "data" / "analysis_run"
-
-
-def _compare_runs():
-    spec = importlib.util.spec_from_file_location("compare_runs", REPO / "run_scripts/experiments/compare_runs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +25,6 @@ def analysis_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_summary_and_figures(analysis_dir: Path, tmp_path: Path) -> None:
-    compare_runs = _compare_runs()
     out = tmp_path / "figs" / "exp"
     assert compare_runs.main(["--run", f"a={analysis_dir}", "--run", f"b={analysis_dir}", "--out", str(out)]) == 0
     for suffix in ("_rewards.png", "_length.png"):
@@ -48,7 +40,6 @@ def test_summary_and_figures(analysis_dir: Path, tmp_path: Path) -> None:
 
 
 def test_missing_analysis_is_a_one_line_error(tmp_path: Path) -> None:
-    compare_runs = _compare_runs()
     with pytest.raises(SystemExit, match="per_step.csv not found"):
         compare_runs.main(["--run", f"a={tmp_path}", "--out", str(tmp_path / "x")])
     with pytest.raises(SystemExit, match="NAME=ANALYSIS_DIR"):

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.e2e
 def gpu_path_run(tmp_path_factory):
     work = tmp_path_factory.mktemp("gpu_on_cpu")
     model = work / "tiny-dual-chunk"
-    subprocess.run([sys.executable, "-m", "platforms.models", "prepare", "tiny", "--out", str(model)],
+    subprocess.run([sys.executable, "-m", "launcher.models", "prepare", "tiny", "--out", str(model)],
                    cwd=REPO_ROOT, check=True, capture_output=True, timeout=300)
     config = json.loads((model / "config.json").read_text())
     config["dual_chunk_attention_config"] = {  # as in Qwen2.5-7B-Instruct-1M's config.json

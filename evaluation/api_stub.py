@@ -1,6 +1,6 @@
 """A small OpenAI-compatible chat server on localhost that can misbehave, for tests and the benchmark.
 
-``python -m launcher.api_stub [--port 0] [--model stub] [--answers FILE] [--faults FILE] [--latency S]
+``python -m evaluation.api_stub [--port 0] [--model stub] [--answers FILE] [--faults FILE] [--latency S]
 [--reasoning-field NAME] [--require-key KEY] [--log FILE]``
 
 It prints ``PORT <n>`` on its first stdout line once it listens on 127.0.0.1 (``--port 0`` = any free port).
@@ -123,7 +123,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m launcher.api_stub", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m evaluation.api_stub", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--model", default="stub")
     parser.add_argument("--answers", type=Path)

@@ -9,7 +9,7 @@ import pytest
 
 from data_prep import perturb
 from data_prep.build import BuildConfig
-from launcher.perturb_report import main
+from evaluation.perturb_report import main
 
 TYPES = ("perturbed_leaf", "flip_role")
 CONFIG = perturb.PerturbConfig(build=BuildConfig(seed=5, train_sizes=(20,), test_sizes=(6,), test_people=(2, 3, 5),
@@ -96,7 +96,7 @@ def test_unknown_rows_and_files_are_one_line_errors(scored, tmp_path, capsys):
 
 
 def test_limem_trend_collects_every_checkpoint(scored, tmp_path, capsys):
-    from launcher import limem_trend
+    from evaluation import limem_trend
 
     base = ["--name", "m", "--dump", str(scored["root"] / "validation"), "--data", *map(str, scored["files"]), "--no-plot"]
     for step in (20, 10):

@@ -1,6 +1,6 @@
-"""Speed of ``launcher.api_eval`` against the local stub server (``launcher.api_stub``).
+"""Speed of ``evaluation.api_eval`` against the local stub server (``evaluation.api_stub``).
 
-``python -m launcher.api_bench [--requests 200] [--latency 0.5] [--json]``
+``python -m evaluation.api_bench [--requests 200] [--latency 0.5] [--json]``
 
 * **Overhead per request**: the client's whole per-response path (``run_requests`` at concurrency 1:
   the openai client, scoring with ``reward_fns``, the fsynced append, progress) against a stub that
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from launcher import api_eval
+from evaluation import api_eval
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONCURRENCY = (1, 2, 4, 8, 16, 32)
@@ -31,7 +31,7 @@ CONCURRENCY = (1, 2, 4, 8, 16, 32)
 
 class StubProcess:
     def __init__(self, *extra: str) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "launcher.api_stub", *extra], cwd=REPO_ROOT,
+        self.proc = subprocess.Popen([sys.executable, "-m", "evaluation.api_stub", *extra], cwd=REPO_ROOT,
                                      stdout=subprocess.PIPE, text=True)
         self.url = f"http://127.0.0.1:{int(self.proc.stdout.readline().split()[1])}/v1"
 
@@ -140,7 +140,7 @@ def run(requests: int, latency: float) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m launcher.api_bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m evaluation.api_bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=200, help="sequential requests for the overhead")
     parser.add_argument("--latency", type=float, default=0.5, help="stub latency (s) for the scaling run")
     parser.add_argument("--json", action="store_true")

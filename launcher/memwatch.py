@@ -4,7 +4,7 @@
 over Ray workers and vLLM servers.  This wraps a command, samples every
 ``--interval`` seconds, and writes the peaks as JSON when it ends.
 
-    python -m platforms.memwatch --out runs/x/memory.json -- bash run_scripts/smoke_cpu.sh
+    python -m launcher.memwatch --out runs/x/memory.json -- bash run_scripts/smoke_cpu.sh
 
 The exit code is the command's.  ``--pid PID`` instead watches a running
 process (e.g. a script's own ``$$``) until it exits.
@@ -120,7 +120,7 @@ def gpu_used_bytes() -> list[int] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m platforms.memwatch", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m launcher.memwatch", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="JSON file for the peaks")
     parser.add_argument("--interval", type=float, default=2.0)
     parser.add_argument("--pid", type=int, help="watch this running process instead of starting one")

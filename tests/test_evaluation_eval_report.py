@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from launcher.eval_report import REFERENCE_ROWS, main, unbiased_pass_at_k, write_report
+from evaluation.eval_report import REFERENCE_ROWS, main, unbiased_pass_at_k, write_report
 
 PROMPTS_PER_SOURCE = 6
 SAMPLES = 4
@@ -157,9 +157,9 @@ def test_reference_table_is_complete() -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (None, "metrics file not found"),
-        ('{"step": 0, "data": {}}\nnot json\n', "line 2 is not JSON"),
-        ('[1, 2]\n', "line 1 is not a veRL file-logger record"),
+        (None, "file not found"),
+        ('{"step": 0, "data": {}}\nnot json\n', "line 2 is not a JSON object"),
+        ('[1, 2]\n', "line 1 is not a JSON object"),
         ('{"step": 3, "data": {"actor/lr": 1e-6}}\n', "no validation accuracy metrics"),
         ('{"step": 0, "data": {"val-core/gsm8k/acc/mean@1": 0.5}}\n', "no K&K data source"),
     ],

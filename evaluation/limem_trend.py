@@ -1,9 +1,9 @@
 """Memorisation over a run: LiMem of each saved checkpoint of a stage, as one table and one plot.
 
-``python -m launcher.limem_trend --name NAME --out eval/NAME_limem STEP=EVAL_DIR [STEP=EVAL_DIR ...] [--no-plot]``
+``python -m evaluation.limem_trend --name NAME --out eval/NAME_limem STEP=EVAL_DIR [STEP=EVAL_DIR ...] [--no-plot]``
 
 Each ``EVAL_DIR`` is the output of ``run_scripts/eval.sh`` for one checkpoint (its ``limem.csv`` from
-``launcher.perturb_report``); ``run_scripts/eval_memorisation.sh`` runs those evaluations and then this.
+``evaluation.perturb_report``); ``run_scripts/eval_memorisation.sh`` runs those evaluations and then this.
 Writes ``limem_by_step.csv`` (every row of every ``limem.csv`` with its step), ``limem_by_step.md`` (printed:
 LiMem pooled over N, by step, split and perturbation) and ``limem_by_step.png``.
 """
@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Sequence
 
 from data_prep.fileio import atomic_write_text
-from launcher.eval_report import EvalReportError, save_png
-from launcher.perturb_report import LIMEM_COLUMNS, SPLIT_LABELS
+from analysis.errors import AnalysisInputError
+from evaluation.eval_report import EvalReportError
+from evaluation.perturb_report import LIMEM_COLUMNS, SPLIT_LABELS
 
 
 def parse_step_dir(text: str) -> tuple[int, Path]:
@@ -62,9 +63,8 @@ def markdown(name: str, rows: list[dict[str, str]]) -> str:
 
 
 def plot(name: str, rows: list[dict[str, str]], path: Path) -> None:
-    import matplotlib
+    from analysis.plots import save_figure  # matplotlib (Agg) only when a figure is drawn
 
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -80,11 +80,11 @@ def plot(name: str, rows: list[dict[str, str]], path: Path) -> None:
     ax.set_title(f"Memorisation over training: {name}")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    save_png(fig, path, dpi=110)
+    save_figure(fig, path, dpi=110)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m launcher.limem_trend", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m evaluation.limem_trend", description=__doc__.split("\n\n")[0])
     parser.add_argument("--name", required=True, help="run name shown in the table and plot")
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("evals", nargs="+", metavar="STEP=EVAL_DIR", help="one evaluation folder per checkpoint step")
@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         rows = read_trend([parse_step_dir(text) for text in args.evals])
-    except EvalReportError as exc:
+    except AnalysisInputError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     buffer = io.StringIO()

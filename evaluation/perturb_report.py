@@ -1,6 +1,6 @@
 """Accuracy on clean and perturbed K&K sets, and the memorisation score LiMem, from one veRL validation dump.
 
-``python -m launcher.perturb_report --name NAME --out eval/NAME --dump eval/NAME/greedy/validation
+``python -m evaluation.perturb_report --name NAME --out eval/NAME --dump eval/NAME/greedy/validation
 --data FILE.parquet [FILE.parquet ...] [--no-plot]``
 
 The dump is the ``trainer.validation_data_dir`` output of the ``trainer.val_only=True`` run that scored the
@@ -37,7 +37,9 @@ import pyarrow.parquet as pq
 
 from data_prep.dataset import CLEAN, PERTURBATIONS, TRAIN_SAMPLE
 from data_prep.fileio import atomic_write_text
-from launcher.eval_report import EvalReportError, _dump_file, _records, save_png
+from analysis.errors import AnalysisInputError
+from analysis.loading import read_jsonl
+from evaluation.eval_report import EvalReportError, dump_file
 
 logger = logging.getLogger(__name__)
 
@@ -104,10 +106,11 @@ def read_rows(paths: Sequence[Path]) -> dict[str, list[Key]]:
 
 def read_scores(dump: Path, by_quiz: dict[str, list[Key]]) -> dict[Key, float]:
     """Key -> mean ``acc`` over its dump records (one per prompt in a greedy run)."""
-    dump = _dump_file(Path(dump))
+    dump = dump_file(Path(dump))
     sums: dict[Key, list[float]] = defaultdict(list)
     unmatched = 0
-    for number, record in _records(dump):
+    for line in read_jsonl(dump, strict=True):
+        record, number = line.record, line.line_no
         try:
             text, acc = record["input"], float(record["acc"])
         except (KeyError, TypeError, ValueError) as exc:
@@ -198,9 +201,8 @@ def markdown(name: str, acc_rows: list, mem_rows: list[LiMemRow], sources: Seque
 
 def plot(acc_rows: list, name: str, path: Path) -> None:
     """Accuracy by N: clean (thick) and each perturbation, one panel per split."""
-    import matplotlib
+    from analysis.plots import save_figure  # matplotlib (Agg) only when a figure is drawn
 
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     splits = [s for s in SPLITS if any(row[0] == s for row in acc_rows)]
@@ -222,7 +224,7 @@ def plot(acc_rows: list, name: str, path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    save_png(fig, path, dpi=110)
+    save_figure(fig, path, dpi=110)
 
 
 @dataclass
@@ -238,7 +240,7 @@ def write_perturb_report(name: str, out_dir: Path, dump: Path, data: Sequence[Pa
     acc = accuracy_rows(scores)
     mem = limem_rows(scores)
     out_dir = Path(out_dir)
-    text = markdown(name, acc, mem, [f"dump {_dump_file(Path(dump))}", f"{len(scores)} puzzles scored from {len(data)} files"])
+    text = markdown(name, acc, mem, [f"dump {dump_file(Path(dump))}", f"{len(scores)} puzzles scored from {len(data)} files"])
     files = [out_dir / "perturbation.csv", out_dir / "limem.csv", out_dir / "perturbation.md"]
     atomic_write_text(files[0], _csv(ACC_COLUMNS, [(s, n, k, c, round(a, 4)) for s, n, k, c, a in acc]))
     atomic_write_text(files[1], _csv(LIMEM_COLUMNS, [
@@ -252,7 +254,7 @@ def write_perturb_report(name: str, out_dir: Path, dump: Path, data: Sequence[Pa
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m launcher.perturb_report",
+    parser = argparse.ArgumentParser(prog="python -m evaluation.perturb_report",
                                      description="Accuracy on clean vs perturbed K&K sets and LiMem from a veRL validation dump.")
     parser.add_argument("--name", required=True, help="model/run name shown in the tables and plot")
     parser.add_argument("--out", required=True, type=Path, help="output folder (e.g. eval/NAME)")
@@ -263,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         report = write_perturb_report(args.name, args.out, args.dump, args.data, plot_png=not args.no_plot)
-    except EvalReportError as exc:
+    except AnalysisInputError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     print(report.markdown_text)

@@ -1,4 +1,4 @@
-"""platforms.memwatch stops the whole process tree it runs: on a stop signal, and when its parent dies."""
+"""launcher.memwatch stops the whole process tree it runs: on a stop signal, and when its parent dies."""
 from __future__ import annotations
 
 import json
@@ -40,7 +40,7 @@ def wait_for(predicate, timeout_s: float = 30.0) -> bool:
 
 
 def memwatch_command(out: Path) -> list[str]:
-    return [sys.executable, "-m", "platforms.memwatch", "--interval", "0.2", "--out", str(out), "--", "bash", "-c", TREE]
+    return [sys.executable, "-m", "launcher.memwatch", "--interval", "0.2", "--out", str(out), "--", "bash", "-c", TREE]
 
 
 def test_stop_signal_stops_the_whole_tree(tmp_path):

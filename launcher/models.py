@@ -8,8 +8,8 @@
 * ``tiny``: a randomly initialised Qwen2 (head_dim 64, which vLLM-CPU needs)
   with SmolLM2's tokenizer, for end-to-end tests that must be quick.
 
-    python -m platforms.models prepare smollm2 --out .cache/models/smollm2-135m-instruct
-    python -m platforms.models prepare tiny    --out .cache/models/tiny-qwen2
+    python -m launcher.models prepare smollm2 --out .cache/models/smollm2-135m-instruct
+    python -m launcher.models prepare tiny    --out .cache/models/tiny-qwen2
 
 Preparation writes into a temporary folder and renames it, so an interrupted
 run never leaves a half-written model behind.  An existing complete folder is
@@ -133,7 +133,7 @@ def prepare(name: str, out: Path, force: bool = False) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m platforms.models", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m launcher.models", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     prep = sub.add_parser("prepare", help="build a local model folder (idempotent)")
     prep.add_argument("name", choices=MODEL_NAMES)

@@ -1,6 +1,6 @@
 """Evaluation report: K&K accuracy by number of people from veRL ``trainer.val_only=True`` runs.
 
-``python -m launcher.eval_report --name NAME --out eval/NAME --greedy METRICS.jsonl
+``python -m evaluation.eval_report --name NAME --out eval/NAME --greedy METRICS.jsonl
 [--sampled METRICS.jsonl] [--sampled-dump VALIDATION_DUMP] [--sampled-temperature 1.0] [--no-plot]``
 
 Inputs are the lines veRL's ``file`` logger writes (``{"step": N, "data": {metric: value}}``). The
@@ -20,14 +20,13 @@ named by ``PPOTrainer._val_metrics_update`` (``verl/trainer/ppo/v1/trainer_base.
 
 Writes ``accuracy.csv``, ``accuracy.md`` (also printed) and ``accuracy.png`` (our rows beside the Logic-RL
 paper's reference rows) into ``--out``, each through a temporary file and ``os.replace``
-(``data_prep.fileio``). ``write_accuracy_files`` is the one writer; ``launcher.api_eval`` calls it too.
+(``data_prep.fileio``). ``write_accuracy_files`` is the one writer; ``evaluation.api_eval`` calls it too.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import io
-import json
 import logging
 import math
 import re
@@ -35,10 +34,12 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Sequence
 
+from analysis.errors import AnalysisInputError
+from analysis.loading import list_dump_files, read_jsonl, repair_ground_truth, step_from_file_name
 from data_prep.dataset import CLEAN, parse_data_source
-from data_prep.fileio import atomic_write, atomic_write_text
+from data_prep.fileio import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ CSV_COLUMNS = ("n_people", "data_source", "pass1_greedy", "pass1_sampled", "n_sa
                "pass_at_k_method")
 
 
-class EvalReportError(Exception):
+class EvalReportError(AnalysisInputError):
     """Unusable input (reported as one line, exit code 2)."""
 
 
@@ -86,25 +87,12 @@ class AccuracyRow:
     pass_at_k_method: str = ""
 
 
-def _records(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
-    """(line number, record) of a JSON-lines file, with one-line errors for bad lines."""
-    if not path.is_file():
-        raise EvalReportError(f"metrics file not found: {path}")
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise EvalReportError(f"{path} line {number} is not JSON ({exc.msg})") from exc
-
-
 def read_validation_metrics(path: Path) -> ValidationMetrics:
     """The ``acc`` validation metrics of the last logged step that has any (val_only runs log one)."""
     latest: tuple[int, dict[str, dict[str, float]]] | None = None
-    for number, record in _records(path):
-        data = record.get("data") if isinstance(record, dict) else None
+    for line in read_jsonl(path, strict=True):
+        record, number = line.record, line.line_no
+        data = record.get("data")
         if not isinstance(data, dict):
             raise EvalReportError(f"{path} line {number} is not a veRL file-logger record ({{'step', 'data'}})")
         by_source: dict[str, dict[str, float]] = defaultdict(dict)
@@ -124,7 +112,7 @@ def read_validation_metrics(path: Path) -> ValidationMetrics:
 
 def n_people_of(data_source: str) -> int | None:
     """``kk_logic_5ppl`` -> 5; None for other data sources, and for the perturbed sets and the training
-    sample (``launcher.perturb_report`` reports those)."""
+    sample (``evaluation.perturb_report`` reports those)."""
     parsed = parse_data_source(data_source)
     if parsed is None or parsed.perturbation != CLEAN or parsed.train_sample:
         return None
@@ -144,13 +132,13 @@ def unbiased_pass_at_k(n: int, correct: int, k: int) -> float:
     return 1.0 - math.comb(n - correct, k) / math.comb(n, k)
 
 
-def _dump_file(path: Path) -> Path:
+def dump_file(path: Path) -> Path:
     """A validation dump file, or the highest-step ``<step>.jsonl`` of a dump folder."""
     if path.is_dir():
-        steps = [(int(p.stem), p) for p in path.glob("*.jsonl") if p.stem.isdigit()]
+        steps = [p for p in list_dump_files(path) if step_from_file_name(p) is not None]
         if not steps:
             raise EvalReportError(f"no <step>.jsonl validation dump in {path}")
-        return max(steps)[1]
+        return steps[-1]
     return path
 
 
@@ -159,12 +147,13 @@ def pass_at_k_from_dump(path: Path) -> dict[int, tuple[float, int]]:
 
     Samples of one prompt share the decoded ``input``; the number of people is ``len(gts["names"])``.
     """
-    dump = _dump_file(path)
+    dump = dump_file(path)
     groups: dict[str, list[float]] = defaultdict(list)
     people: dict[str, int] = {}
-    for number, record in _records(dump):
+    for line in read_jsonl(dump, strict=True):
+        record, number = line.record, line.line_no
         try:
-            prompt, acc, names = record["input"], float(record["acc"]), record["gts"]["names"]
+            prompt, acc, names = record["input"], float(record["acc"]), repair_ground_truth(record["gts"])["names"]
         except (KeyError, TypeError, ValueError) as exc:
             raise EvalReportError(f"{dump} line {number} lacks input/acc/gts.names ({exc})") from exc
         groups[prompt].append(acc)
@@ -254,9 +243,8 @@ def rows_to_markdown(rows: Sequence[AccuracyRow], name: str, sampled_temperature
 
 def plot_rows(rows: Sequence[AccuracyRow], name: str, path: Path, sampled_temperature: float) -> None:
     """Accuracy vs number of people: our curves (solid) beside the paper's reference rows (dashed)."""
-    import matplotlib
+    from analysis.plots import save_figure  # matplotlib (Agg) only when a figure is drawn
 
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -282,17 +270,7 @@ def plot_rows(rows: Sequence[AccuracyRow], name: str, path: Path, sampled_temper
     ax.set_title(f"Knights and Knaves accuracy: {name}")
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
-    save_png(fig, path, dpi=120)
-
-
-def save_png(fig, path: Path, dpi: int) -> None:
-    """Write a matplotlib figure atomically as PNG and close it (the reports' one figure writer)."""
-    import matplotlib.pyplot as plt
-
-    try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 @dataclass
@@ -315,7 +293,7 @@ def write_accuracy_files(
     notes: Sequence[str] = (),
     plot: bool = True,
 ) -> ReportFiles:
-    """Write accuracy.csv/.md/.png of ``rows`` into ``out_dir`` (shared by eval.sh and launcher.api_eval)."""
+    """Write accuracy.csv/.md/.png of ``rows`` into ``out_dir`` (shared by eval.sh and evaluation.api_eval)."""
     out_dir = Path(out_dir)
     markdown = rows_to_markdown(rows, name, sampled_temperature, sources, notes)
     files = ReportFiles(csv=out_dir / "accuracy.csv", markdown=out_dir / "accuracy.md",
@@ -345,13 +323,13 @@ def write_report(
     if sampled:
         sources.append(f"sampled {sampled.path} (step {sampled.step})")
     if sampled_dump:
-        sources.append(f"pass@k from {_dump_file(Path(sampled_dump))}")
+        sources.append(f"pass@k from {dump_file(Path(sampled_dump))}")
     return write_accuracy_files(rows, name, out_dir, sampled_temperature, sources, plot=plot)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point; returns the exit code (0 ok, 2 bad input)."""
-    parser = argparse.ArgumentParser(prog="python -m launcher.eval_report",
+    parser = argparse.ArgumentParser(prog="python -m evaluation.eval_report",
                                      description="K&K accuracy table and plot from veRL val_only metrics.")
     parser.add_argument("--name", required=True, help="model/run name shown in the table and plot")
     parser.add_argument("--out", required=True, type=Path, help="output folder (e.g. eval/NAME)")
@@ -368,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         files = write_report(args.name, args.out, args.greedy, args.sampled, args.sampled_dump,
                              args.sampled_temperature, plot=not args.no_plot)
-    except EvalReportError as exc:
+    except AnalysisInputError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     print(files.markdown_text)

@@ -2,7 +2,7 @@
 
 Reads the ``per_step.csv`` that ``python -m analysis report`` wrote for each run:
 
-    python run_scripts/experiments/compare_runs.py --run learn=runs/.../learn/analysis \
+    python -m analysis.compare_runs --run learn=runs/.../learn/analysis \
         --run control=runs/.../control/analysis --out docs/experiments/cpu_format_learning
 
 writes ``<out>_rewards.png`` (the four reward curves), ``<out>_length.png`` (mean
@@ -22,6 +22,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+
+from analysis.plots import save_figure  # noqa: E402
+from data_prep.fileio import atomic_write_text  # noqa: E402
 
 CURVES = [
     ("reward_mean", "mean reward"),
@@ -68,8 +71,7 @@ def plot_rewards(runs: dict[str, pd.DataFrame], out: Path) -> None:
     axes[0][0].legend()
     fig.suptitle("Reward curves (recomputed from the rollout dumps with reward_fns)")
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    save_figure(fig, out, dpi=110)
 
 
 def plot_length(runs: dict[str, pd.DataFrame], out: Path) -> None:
@@ -89,8 +91,7 @@ def plot_length(runs: dict[str, pd.DataFrame], out: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    save_figure(fig, out, dpi=110)
 
 
 def summary(runs: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     plot_rewards(runs, args.out.with_name(args.out.name + "_rewards.png"))
     plot_length(runs, args.out.with_name(args.out.name + "_length.png"))
     table = summary(runs)
-    table.to_csv(args.out.with_name(args.out.name + "_summary.csv"), index=False, float_format="%.4f")
+    atomic_write_text(args.out.with_name(args.out.name + "_summary.csv"), table.to_csv(index=False, float_format="%.4f"))
     print(table.to_string(index=False))
     return 0
 

@@ -1,6 +1,6 @@
 """Score any model served behind an OpenAI-compatible chat-completions API on the K&K test sets.
 
-``python -m launcher.api_eval --base-url URL --model NAME [--api-key-env OPENAI_API_KEY] [--sets PATH ...]
+``python -m evaluation.api_eval --base-url URL --model NAME [--api-key-env OPENAI_API_KEY] [--sets PATH ...]
 [--samples K] [--temperature T] [--max-tokens M] [--concurrency C] [--max-puzzles P] --out eval/NAME``
 
 Hosted APIs, ``vllm serve``, llama.cpp's server and SGLang all speak this API; requests go through the
@@ -24,7 +24,7 @@ Hosted APIs, ``vllm serve``, llama.cpp's server and SGLang all speak this API; r
   partial last line (a kill during the write) is cut off first. ``OUT/<mode>/run.json`` holds the
   settings that change responses (model, temperature, top-p, max tokens); a different setting into the
   same folder is refused.
-* **Report.** ``accuracy.csv/.md/.png`` through ``launcher.eval_report.write_accuracy_files`` (the same
+* **Report.** ``accuracy.csv/.md/.png`` through ``evaluation.eval_report.write_accuracy_files`` (the same
   writer and reference rows as ``eval.sh``), from whichever of the greedy and sampled dumps exist.
 
 The key is read from the environment variable named by ``--api-key-env`` and is never written to disk or
@@ -46,9 +46,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from analysis.loading import read_jsonl
 from data_prep.dataset import split_path
 from data_prep.fileio import atomic_write_text
-from launcher.eval_report import (
+from evaluation.eval_report import (
     ReportFiles,
     ValidationMetrics,
     build_rows,
@@ -400,14 +401,9 @@ async def run_requests(args: argparse.Namespace, todo: list[tuple[Puzzle, int]],
 
 
 # ----------------------------------------------------------------------------------------- report
-def _records(dump: Path) -> list[dict[str, Any]]:
-    with dump.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
 def dump_metrics(dump: Path) -> tuple[ValidationMetrics, int]:
     """Per data source mean ``acc`` as ``mean@n`` (n = samples per puzzle), like veRL's metrics."""
-    records = _records(dump)
+    records = [line.record for line in read_jsonl(dump, strict=True)]
     by_source: dict[str, list[float]] = defaultdict(list)
     per_puzzle = Counter(r["puzzle_key"] for r in records)
     for record in records:
@@ -440,7 +436,7 @@ def write_api_report(out_dir: Path, name: str, args: argparse.Namespace, plot: b
 
 # ----------------------------------------------------------------------------------------- CLI
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m launcher.api_eval", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m evaluation.api_eval", description=__doc__.split("\n\n")[0])
     parser.add_argument("--base-url", required=True, help="OpenAI-compatible endpoint, e.g. http://localhost:8000/v1")
     parser.add_argument("--model", required=True, help="model name as the server knows it")
     parser.add_argument("--api-key-env", default=DEFAULT_KEY_ENV,
