@@ -1,4 +1,4 @@
-"""Where a CPU GRPO step spends its time, against what the CPU can do (``python -m launcher.bench --cpu-step``).
+"""Where a CPU GRPO step spends its time, against what the CPU can do (``python -m launcher.cpu_step_bench``).
 
 Runs ``run_scripts/smoke_cpu.sh`` for 2 real GRPO steps of the embedded SmolLM2-135M-Instruct (batch 4 × n 4,
 256 response tokens: the quickstart's CPU stage size, no validation, no checkpoint) in its own process group,
@@ -132,7 +132,9 @@ def run_steps(work: Path, dtype: str | None, extra_env: dict[str, str], override
 
 
 def step_records(stage: Path) -> dict[int, dict]:
-    records = [json.loads(line) for line in (stage / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    from analysis.loading import read_jsonl
+
+    records = [line.record for line in read_jsonl(stage / "metrics.jsonl", strict=True)]
     return {r["step"]: r["data"] for r in records if "training/global_step" in r.get("data", {})}
 
 
@@ -207,3 +209,41 @@ def print_report(figures: dict) -> None:
         print(f"update: {figures['update_gflops_median']} GFLOP/s = {figures['update_vs_roofline']:.1%} of the "
               f"{figures['dtype']} matmul roofline")
     print(f"whole command: {figures['wall_s']} s")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m launcher.cpu_step_bench [--dtype bf16|fp32] [--env KEY=VALUE ...] [--load N] [--keep DIR] [--json] [-- OVERRIDES]``"""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m launcher.cpu_step_bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dtype", choices=("bf16", "fp32"), help="force CPU_DTYPE (default: auto)")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra environment variable for the launch (repeatable)")
+    parser.add_argument("--load", type=int, default=0, help="busy processes to run beside it")
+    parser.add_argument("--keep", type=Path, help="work folder to keep (default: a temp folder)")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds before the run is killed")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    overrides = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = parser.parse_args(argv[: argv.index("--")] if "--" in argv else argv)
+    extra_env = {}
+    for item in args.env:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"error: --env takes KEY=VALUE, not {item!r}", file=sys.stderr)
+            return 2
+        extra_env[key] = value
+    try:
+        figures = run(args.dtype, extra_env, overrides, args.keep, args.timeout, args.load)
+    except (RuntimeError, subprocess.TimeoutExpired) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        print_report(figures)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -93,11 +93,11 @@ def check_model(model: str) -> None:
 def check_attention_impl(model: str, attn_implementation: str) -> None:
     """The actor's attention can be imported here, on the machine that launches (one line if not).
 
-    Checked with transformers' own model construction (launcher.startup); a hub id not in the cache or
+    Checked with transformers' own model construction (planning.startup); a hub id not in the cache or
     the built-in table is left to veRL.
     """
-    from launcher.memory import ModelSpecError, load_model_spec
-    from launcher.startup import StartupError, check_attention
+    from planning.memory import ModelSpecError, load_model_spec
+    from planning.startup import StartupError, check_attention
 
     name = model
     path = Path(model).expanduser()

@@ -83,7 +83,7 @@ kk_default ATTN_IMPL sdpa sdpa
 : "${REWARD_FILE:=reward_fns/kk.py}"
 : "${DRY_RUN:=0}"
 # PRINT_OVERRIDES=1: print the exact override list (NUL-separated, one empty item
-# after each run) and launch nothing; launcher/gpu_plan.py reads the scripts this way.
+# after each run) and launch nothing; planning/gpu_plan.py reads the scripts this way.
 : "${PRINT_OVERRIDES:=0}"
 [[ "$PRINT_OVERRIDES" == 1 ]] && DRY_RUN=1
 export EXPERIMENT RUNS_DIR DATA_DIR MODELS_DIR REWARD_FILE DRY_RUN
@@ -426,7 +426,7 @@ kk_run_stage() {
   fi
   if [[ "$DRY_RUN" == 1 ]]; then
     [[ -n "$KK_CPU_DTYPE" ]] && kk_log "dtype: $KK_CPU_DTYPE ($KK_CPU_DTYPE_REASON); trailing overrides win"
-    "$PYTHON" -m launcher.dry_run --n-gpus "$N_GPUS" --nnodes "$NNODES" \
+    "$PYTHON" -m planning.dry_run --n-gpus "$N_GPUS" --nnodes "$NNODES" \
       --model-spec "${MODEL_SPEC:-$model_path}" --save "$out/dry_run_config.yaml" -- "${overrides[@]}"
     return
   fi

@@ -24,5 +24,5 @@ done
 VAL_MAX_SAMPLES=70 EVAL_K=2 bash "$HERE/eval.sh" stage3_anneal/final "${EXPERIMENT}_final"
 
 root="$(kk_stage_dir "")"
-"$PYTHON" -m launcher.gpu_check "$root"stage1_warmup "$root"stage2_hightemp "$root"stage3_anneal/[0-9]* \
+"$PYTHON" -m planning.gpu_check "$root"stage1_warmup "$root"stage2_hightemp "$root"stage3_anneal/[0-9]* \
   "$root"paper_reinforce "eval/${EXPERIMENT}_final/greedy" "eval/${EXPERIMENT}_final/sampled"

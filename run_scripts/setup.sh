@@ -80,7 +80,7 @@ else
   .venv/bin/python -c "import torch, verl, vllm, transformers" \
     || die "the GPU environment does not import (torch/verl/vllm/transformers); delete .venv and retry"
   # The actor's attention must import here, or the first step fails inside a Ray worker.
-  .venv/bin/python -m launcher.startup check-attention "${ATTN_IMPL:-sdpa}" >&2 || exit 2
+  .venv/bin/python -m planning.startup check-attention "${ATTN_IMPL:-sdpa}" >&2 || exit 2
 fi
 
 prepare_models

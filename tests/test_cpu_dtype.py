@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import launch_group
-from launcher.dry_run import dry_run
+from planning.dry_run import dry_run
 from platforms import cpu_dtype
 from platforms.cpu_dtype import choose_cpu_dtype
 

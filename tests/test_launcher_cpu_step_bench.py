@@ -1,4 +1,4 @@
-"""The pieces of ``python -m launcher.bench --cpu-step`` that run without a launch (the launch itself is
+"""The pieces of ``python -m launcher.cpu_step_bench`` that run without a launch (the launch itself is
 the benchmark: minutes, recorded in docs/benchmarks.md)."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from launcher import bench, cpu_step_bench
+from launcher import cpu_step_bench
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY = REPO_ROOT / ".cache" / "models" / "tiny-qwen2"
@@ -37,5 +37,5 @@ def test_step_records_keep_training_steps_only(tmp_path):
 
 
 def test_bad_env_item_is_one_line_error(capsys):
-    assert bench.main(["--cpu-step", "--env", "NOVALUE"]) == 2
+    assert cpu_step_bench.main(["--env", "NOVALUE"]) == 2
     assert capsys.readouterr().err.strip() == "error: --env takes KEY=VALUE, not 'NOVALUE'"

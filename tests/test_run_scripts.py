@@ -74,7 +74,7 @@ def test_gpu_dry_run_prints_what_the_workers_resolve(stage, tmp_path):
 
 
 # The three start-up faults of the GPU profile, each put back by one override: the dry run
-# must stop with one line that names the setting and the fix (launcher/startup.py).
+# must stop with one line that names the setting and the fix (planning/startup.py).
 FAULTS = {
     "max_model_len": ("actor_rollout_ref.rollout.max_model_len=null",
                       ["max_model_len is 1,010,000", "max_model_len=4608"]),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from launcher.memory import (
+from planning.memory import (
     GIB,
     ModelSpecError,
     TrainingSetup,

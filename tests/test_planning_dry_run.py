@@ -1,6 +1,6 @@
 """Dry run of the GPU profile: veRL's real Hydra config + validation, our batch-size rules, memory table.
 
-The GPU-profile overrides come from ``launcher.gpu_plan`` (the settings of docs/gpu_memory_plan.md), one
+The GPU-profile overrides come from ``planning.gpu_plan`` (the settings of docs/gpu_memory_plan.md), one
 list per stage; the run scripts' ``DRY_RUN=1`` mode passes its own lists through the same code path.
 """
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from launcher import dry_run as dry_run_module
-from launcher.dry_run import DryRunError, dry_run, main
-from launcher.gpu_plan import STAGES, stage_overrides
+from planning import dry_run as dry_run_module
+from planning.dry_run import DryRunError, dry_run, main
+from planning.gpu_plan import STAGES, stage_overrides
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 VLLM_CHECK = "vLLM KV check (vLLM's code)"
@@ -40,7 +40,7 @@ def test_gpu_profile_stage_resolves_and_validates(gpu_stage: tuple[str, list[str
     expected_n = {"stage1_warmup": 32, "stage2_hightemp": 64, "stage3_anneal": 16, "paper_reinforce": 8}[stage]
     assert cfg.actor_rollout_ref.rollout.n == expected_n
     assert cfg.algorithm.adv_estimator == ("reinforce_plus_plus" if stage == "paper_reinforce" else "grpo")
-    # what the workers settle on (launcher/startup.py), the same for every recipe
+    # what the workers settle on (planning/startup.py), the same for every recipe
     assert result.startup is not None and result.startup.max_model_len == 512 + 4096
     assert result.startup.attn_implementation == "sdpa"
     # Interpolations of veRL's config follow our overrides (the ref budget derives from the actor's).

@@ -1,6 +1,6 @@
 """One screen after ``run_scripts/gpu_check.sh``: per run, the steps it ran, its GPU memory and its speed.
 
-    python -m launcher.gpu_check RUN_DIR [RUN_DIR ...]
+    python -m planning.gpu_check RUN_DIR [RUN_DIR ...]
 
 Reads only what every launch writes (``metrics.jsonl`` from veRL's file logger, ``memory.json`` from
 ``launcher.memwatch``, ``COMPLETED``), so it also summarises any other run.
@@ -71,7 +71,7 @@ def table(summaries: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m launcher.gpu_check", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m planning.gpu_check", description=__doc__.split("\n\n")[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run folders (runs/<experiment>/<stage>)")
     args = parser.parse_args(argv)
     missing = [str(run) for run in args.runs if not run.is_dir()]

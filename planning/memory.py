@@ -69,7 +69,7 @@ class ModelSpec:
     qkv_bias: bool = False
     max_position_embeddings: int | None = None
     # The config.json mapping it came from: the start-up checks build transformers' and veRL's own
-    # objects from it (launcher/startup.py).
+    # objects from it (planning/startup.py).
     hf_config: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -163,7 +163,7 @@ def load_model_spec(name_or_path: str) -> ModelSpec:
         known = ", ".join(builtin_specs())
         raise ModelSpecError(
             f"unknown model spec '{name_or_path}': not a local folder with config.json and not in "
-            f"launcher/model_specs.json (known: {known})"
+            f"planning/model_specs.json (known: {known})"
         )
     key, entry = found
     return spec_from_hf_config(entry, name=key)
@@ -307,7 +307,7 @@ class MemoryEstimate:
         return self.setup.gpu_mem_gib * GIB
 
     def fits(self) -> bool:
-        """Peak within the GPU (vLLM's own start-up KV check runs in the dry run: launcher.startup)."""
+        """Peak within the GPU (vLLM's own start-up KV check runs in the dry run: planning.startup)."""
         return self.peak()[1] <= self.capacity_bytes
 
     def to_dict(self) -> dict[str, Any]:
@@ -522,12 +522,12 @@ def estimate_memory(spec: ModelSpec, setup: TrainingSetup) -> MemoryEstimate:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m launcher.memory [--model-spec NAME_OR_PATH] [--list]``: show architecture numbers."""
+    """``python -m planning.memory [--model-spec NAME_OR_PATH] [--list]``: show architecture numbers."""
     import argparse
     import sys
 
-    parser = argparse.ArgumentParser(prog="python -m launcher.memory", description=main.__doc__)
-    parser.add_argument("--model-spec", help="model name from launcher/model_specs.json or a local HF folder")
+    parser = argparse.ArgumentParser(prog="python -m planning.memory", description=main.__doc__)
+    parser.add_argument("--model-spec", help="model name from planning/model_specs.json or a local HF folder")
     parser.add_argument("--list", action="store_true", help="list the built-in model specs")
     args = parser.parse_args(argv)
     names = list(builtin_specs()) if args.list or not args.model_spec else [args.model_spec]

