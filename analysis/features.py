@@ -55,6 +55,7 @@ from analysis import registry
 from analysis.patterns import BEHAVIOUR_MATCHER, BEHAVIOUR_POOLS, RETHINK_MATCHER, VERIFY_WORDS, behaviour_matches
 from analysis.claims import load_puzzle_statements, puzzle_key
 from analysis.registry import ResponseContext
+from data_prep import dataset as kk_dataset
 from reward_fns.kk_format import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN
 
 log = logging.getLogger(__name__)
@@ -458,7 +459,7 @@ def _data_source(record: dict[str, Any], ground_truth: Any) -> str:
         return source
     names = ground_truth.get("names") if isinstance(ground_truth, dict) else None
     count = len(names) if isinstance(names, (list, tuple)) else 0
-    return f"kk_logic_{count}ppl" if count else "kk_logic"
+    return kk_dataset.data_source(kk_dataset.GENERATED_SOURCE, count) if count else kk_dataset.GENERATED_SOURCE
 
 
 def _n_people(ground_truth: Any) -> int:

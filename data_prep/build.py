@@ -25,7 +25,6 @@ from data_prep.fileio import atomic_write_text
 from data_prep.generator import Puzzle, PuzzleConfig, StatementMix, generate_puzzles, index_rng
 from data_prep.render import render_puzzle
 from data_prep.roles import RolePair
-from data_prep.solver import MAX_PEOPLE
 from data_prep.templates import chat_template_path
 
 logger = logging.getLogger(__name__)
@@ -62,11 +61,9 @@ class BuildConfig:
         for split in SPLITS:
             flag = f"--{split}-people"
             people = self.people(split)
-            for n_people in people:
-                if n_people < 2:
-                    raise DataPrepError(f"{flag}: a puzzle needs at least 2 people, got {n_people}")
-                if n_people > MAX_PEOPLE:
-                    raise DataPrepError(f"{flag}: at most {MAX_PEOPLE} people are supported, got {n_people}")
+            for n_people in people:  # the generator's own rules, with this CLI's flags in the messages
+                self.puzzle_config(n_people).validate(
+                    {"n_people": flag, "depth": "--depth", "width": "--width", "max_attempts": "--max-attempts"})
             if len(set(people)) != len(people):
                 raise DataPrepError(f"{flag} lists a number of people twice: {' '.join(map(str, people))}")
             sizes = self.train_sizes if split == "train" else self.test_sizes
@@ -76,13 +73,6 @@ class BuildConfig:
                 raise DataPrepError(f"--{split}-size must be >= 0, got {' '.join(map(str, sizes))}")
         if not any(self.size(split, n) for split in SPLITS for n in self.people(split)):
             raise DataPrepError("nothing to build: every split is empty (check --train-people/--test-people and sizes)")
-        if self.depth < 1:
-            raise DataPrepError(f"--depth must be >= 1, got {self.depth}")
-        if self.width < 2:
-            raise DataPrepError(f"--width must be >= 2, got {self.width}")
-        if self.max_attempts < 1:
-            raise DataPrepError(f"--max-attempts must be >= 1, got {self.max_attempts}")
-        self.mix.validate()
         self.prompt.validate()
 
     def command(self, out_dir: str) -> str:

@@ -15,7 +15,7 @@ import hashlib
 import logging
 import random
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Mapping
 
 from data_prep.errors import DataPrepError
 from data_prep.solver import (
@@ -94,17 +94,19 @@ class PuzzleConfig:
     mix: StatementMix = field(default_factory=StatementMix)
     max_attempts: int = 5000  # candidate puzzles tried per requested index before giving up
 
-    def validate(self) -> None:
+    def validate(self, names: Mapping[str, str] | None = None) -> None:
+        """The generator's rules; ``names`` renames fields in the messages (the build CLI passes its flags)."""
+        name = {field: field for field in ("n_people", "depth", "width", "max_attempts")} | dict(names or {})
         if isinstance(self.n_people, bool) or not isinstance(self.n_people, int) or self.n_people < 2:
-            raise DataPrepError(f"n_people must be an integer >= 2, got {self.n_people!r}")
+            raise DataPrepError(f"{name['n_people']} must be an integer >= 2, got {self.n_people!r}")
         if self.n_people > MAX_PEOPLE:
-            raise DataPrepError(f"n_people must be <= {MAX_PEOPLE}, got {self.n_people}")
+            raise DataPrepError(f"{name['n_people']} must be <= {MAX_PEOPLE}, got {self.n_people}")
         if self.depth < 1:
-            raise DataPrepError(f"depth must be >= 1, got {self.depth}")
+            raise DataPrepError(f"{name['depth']} must be >= 1, got {self.depth}")
         if self.width < 2:
-            raise DataPrepError(f"width must be >= 2, got {self.width}")
+            raise DataPrepError(f"{name['width']} must be >= 2, got {self.width}")
         if self.max_attempts < 1:
-            raise DataPrepError(f"max_attempts must be >= 1, got {self.max_attempts}")
+            raise DataPrepError(f"{name['max_attempts']} must be >= 1, got {self.max_attempts}")
         self.mix.validate()
 
 
