@@ -510,9 +510,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ApiEvalError as exc:
         print(f"error: {_mask(str(exc), secret)}", file=sys.stderr)
         return 2
-    print(files.markdown_text)
-    written = [files.csv, files.markdown] + ([files.png] if files.png else [])
-    print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
+    files.announce()
     return 0
 
 

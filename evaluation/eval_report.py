@@ -283,6 +283,12 @@ class ReportFiles:
     markdown_text: str
     rows: list[AccuracyRow]
 
+    def announce(self) -> None:
+        """The CLIs' output: the Markdown table on stdout, the files written on stderr."""
+        print(self.markdown_text)
+        written = [self.csv, self.markdown] + ([self.png] if self.png else [])
+        print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
+
 
 def write_accuracy_files(
     rows: Sequence[AccuracyRow],
@@ -349,9 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AnalysisInputError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
-    print(files.markdown_text)
-    written = [files.csv, files.markdown] + ([files.png] if files.png else [])
-    print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
+    files.announce()
     return 0
 
 
