@@ -256,6 +256,7 @@ class Claim(NamedTuple):
 
 
 _START_PERSON = itemgetter(0, 2)  # a Claim's (start, person)
+_POSITION_ORDER = itemgetter(0, 1)  # an analyse() event's (position, order)
 
 
 @dataclass
@@ -309,7 +310,8 @@ def _patterns(names: tuple[str, ...], roles: tuple[str, str]) -> _Patterns:
     role_words = "|".join(re.escape(w) for w in sorted({truthful, lying}, key=len, reverse=True))
     role = rf"(?i:(?:an?\s+|the\s+)?(?P<role>{role_words})(?:s|es)?\b)"
     truth = "|".join(re.escape(t) for t in sorted(_EN_TRUTH, key=len, reverse=True))
-    single = re.compile(rf"\s+(?:(?P<link>{_EN_LINK}){_EN_ADVERBS}\s+{role}|(?P<truth>{truth})\b)")
+    single_regex = rf"\s+(?:(?P<link>{_EN_LINK}){_EN_ADVERBS}\s+{role}|(?P<truth>{truth})\b)"
+    single = re.compile(single_regex)
     names_plain = rf"(?<![\w'’])(?:{name_alt})(?![\w'’])"
     group = re.compile(rf"(?:\s*,\s*{names_plain})*,?\s+and\s+{names_plain}\s+"
                        rf"(?P<glink>are|must be|must both be|are both|are all|would be|would both be|were)"
@@ -326,7 +328,9 @@ def _patterns(names: tuple[str, ...], roles: tuple[str, str]) -> _Patterns:
     occurrences = None
     if all(set(n) <= _ASCII_WORD for n in names) and not any(
             a in b for i, a in enumerate(names) for j, b in enumerate(names) if i != j):
-        occurrences = re.compile(rf"(?:{name_alt})(?![A-Za-z0-9'’])")
+        # "single" matched in the same scan (a lookahead, so names inside a claim are still scanned;
+        # the empty alternative keeps names without one)
+        occurrences = re.compile(rf"(?:{name_alt})(?![A-Za-z0-9'’])(?=(?P<single>{single_regex})|)")
     return _Patterns(names, single, group, re.compile(names_plain), {n: i for i, n in enumerate(names)},
                      frozenset({truthful}), chinese, occurrences)
 
@@ -391,17 +395,16 @@ def _raw_claims_english(think: str, pats: _Patterns) -> list[Claim]:
     found: list[Claim] = []
     append = found.append
     index = pats.index
-    single = pats.single.match
     group = pats.group.match
     truthful_words = pats.truthful_words
     for occurrence in pats.occurrences.finditer(think):  # type: ignore[union-attr]
-        position, end = occurrence.span()
+        position, end = occurrence.span()  # the name (the lookahead adds nothing)
         if position and think[position - 1] in _ASCII_WORD:
             continue  # "McZoey" ("Zoey's", "Bobby": rejected by the pattern)
-        person = index[occurrence.group()]
-        m = single(think, end)
-        if m is not None:
-            append(Claim(position, m.end(), person, _single_truthful(*m.group("link", "role", "truth"), truthful_words)))
+        person = index[think[position:end]]
+        if occurrence.start("single") >= 0:
+            append(Claim(position, occurrence.end("single"), person,
+                         _single_truthful(*occurrence.group("link", "role", "truth"), truthful_words)))
             continue
         g = group(think, end)
         if g is not None:
@@ -633,7 +636,7 @@ def analyse(think: str, record: dict[str, Any], row: dict[str, Any],
     forced_cache: dict[tuple, tuple[dict[int, bool], bool]] = {}
     case_of_contradiction: list[tuple[int, int, dict[int, bool]]] = []
     events = sorted([(c.start, 1, c) for c in claims] + [(s, 0, (s, e)) for s, e in contradictions]
-                    + [(p, 2, None) for p in closings], key=lambda item: (item[0], item[1]))
+                    + [(p, 2, None) for p in closings], key=_POSITION_ORDER)
     cases: list[dict[int, bool]] = []
     contradicted: set[int] = set()
     previous_assumption_end = -2

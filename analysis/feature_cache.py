@@ -98,7 +98,9 @@ class FeatureCache:
         if not path.is_file():
             return None
         try:
-            table = pq.read_table(path)
+            # ParquetFile.read: the same table as pq.read_table without its dataset layer, about half the
+            # time per small file (a warm report loads one entry per step file).
+            table = pq.ParquetFile(path).read()
         except (OSError, pa.ArrowException) as exc:
             log.warning("ignoring unreadable cache entry %s (%s)", path.name, exc)
             return None
