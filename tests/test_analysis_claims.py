@@ -231,3 +231,52 @@ def test_statements_from_the_training_parquet(tmp_path: Path) -> None:
     assert with_rows["claims_made"].tolist() == looked_up["claims_made"].tolist()
     with pytest.raises(AnalysisInputError, match="--puzzles"):
         load_run_features(dumps, tmp_path / "c3", puzzles=tmp_path / "missing.parquet")
+
+
+def test_one_scan_english_path_finds_what_the_per_name_loop_finds() -> None:
+    """The fast path (all names in one regex scan, the single claim in its lookahead) against the
+    per-name str.find loop it replaces, on the fixture and on bench-style synthetic thinks, in
+    which names share prefixes, stand next to apostrophes and letters, and are joined in groups."""
+    from dataclasses import replace
+
+    from analysis.bench import NAMES, synthetic_response
+    from analysis.claims import _patterns, _raw_claims
+
+    rng = random.Random(13)
+    cases = [(split_lenient(row["response"]).think, tuple(row["gts"]["names"])) for row in _rows()]
+    for _ in range(300):
+        names = rng.sample(NAMES, rng.randint(3, 7))
+        think = split_lenient(synthetic_response(rng, names, [rng.random() < 0.5 for _ in names], rng.random(), 600)).think
+        cases.append((think, tuple(names)))
+    cases += [("Zoey's friend Zoey is a knight; McZoey is a knave, Zoey1 is a knave, Zoey, Bob and Max are knights.",
+               ("Zoey", "Bob", "Max")),
+              ("Ann is a knave and Anna is a knight; Anna, Ann and Bo are knaves.", ("Ann", "Anna", "Bo"))]
+    checked = 0
+    for think, names in cases:
+        pats = _patterns(names, ("knight", "knave"))
+        ascii_think = think.encode("ascii", "ignore").decode()  # the fast path serves ASCII thinks
+        if pats.occurrences is None:
+            assert any(a in b for a in names for b in names if a != b)  # only overlapping names fall back
+            continue
+        assert _raw_claims(ascii_think, pats) == _raw_claims(ascii_think, replace(pats, occurrences=None))
+        checked += 1
+    assert checked > 250
+
+
+def test_case_subject_suffixes_match_the_regex_they_replace() -> None:
+    """"this case fails": the suffix test against the regex it stands for, "$" before a final newline included."""
+    import re
+
+    from analysis.claims import _CASE_SUBJECT_ENDINGS
+
+    regex = re.compile(r"(?:this|that|the|our) (?:case|assumption|scenario|possibility|option) $")
+    rng = random.Random(7)
+    pieces = ["this ", "that ", "the ", "our ", "case ", "option ", "possibility ", "x", " ", "\n", "bathe ", "case"]
+    matched = 0
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 9)))
+        start = max(0, len(text) - 30)
+        expected = regex.search(text[start:]) is not None
+        assert text.endswith(_CASE_SUBJECT_ENDINGS, start, len(text)) == expected, repr(text)
+        matched += expected
+    assert matched > 100
