@@ -214,11 +214,16 @@ def runtime_env_overrides(environ: Mapping[str, str], python: str) -> list[str]:
     return out
 
 
+def repo_path(path: str) -> str:
+    """``path`` made absolute the way the run scripts see it: relative to the repository (common.sh cd's there)."""
+    return os.path.realpath(os.path.join(REPO_ROOT, path))
+
+
 def model_path(name: str, settings: Mapping[str, str], prepare: bool = True) -> str:
     """An embedded name (smollm2, tiny) as its folder under MODELS_DIR, prepared once; other names as given."""
     folders = common().get("embedded_models", {})
     if name in folders:
-        path = Path(settings["MODELS_DIR"]) / folders[name]
+        path = Path(REPO_ROOT, settings["MODELS_DIR"], folders[name])
         if prepare and not (path / "config.json").is_file():
             from platforms.models import prepare as prepare_model
 
@@ -228,7 +233,7 @@ def model_path(name: str, settings: Mapping[str, str], prepare: bool = True) -> 
             except Exception as exc:  # noqa: BLE001 - one line for the user
                 raise RecipeError(f"could not prepare model '{name}': {exc}") from exc
         name = str(path)
-    return os.path.realpath(name) if os.path.exists(name) else name
+    return repo_path(name) if os.path.exists(os.path.join(REPO_ROOT, name)) else name
 
 
 @dataclass
@@ -256,11 +261,11 @@ def compose(run: Run, profile: str, out: str, *, environ: Mapping[str, str] | No
     s = run.settings
     # Paths handed to veRL are absolute: Ray workers (on other nodes too, with a shared filesystem) do not
     # share the launching shell's working directory.
-    out = os.path.realpath(out)
+    out = repo_path(out)
     path = model_path(s["INIT_MODEL"], s, prepare=prepare_model)
-    reward_file = os.path.realpath(s["REWARD_FILE"])
-    train = [os.path.realpath(f) for f in s["TRAIN_FILES"].split()]
-    val = [os.path.realpath(f) for f in s["VAL_FILES"].split()]
+    reward_file = repo_path(s["REWARD_FILE"])
+    train = [repo_path(f) for f in s["TRAIN_FILES"].split()]
+    val = [repo_path(f) for f in s["VAL_FILES"].split()]
     if s["PREFILL_THINK"] not in ("0", "1"):
         raise RecipeError(f"PREFILL_THINK must be 0 or 1, not {s['PREFILL_THINK']!r}")
     _, _, chat_override = preflight(

@@ -19,7 +19,7 @@ import shlex
 import sys
 from typing import Sequence
 
-from recipes import RecipeError, banner, common, compose, resolve_settings, runs
+from recipes import RecipeError, banner, common, compose, repo_path, resolve_settings, runs
 
 
 def _profile() -> str:
@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{key}={value}")
             return 0
         return _launch(args, profile, trailing)
-    except (RecipeError, ValueError) as exc:  # PreflightError and CPU_DTYPE's are ValueErrors too
+    except ValueError as exc:  # RecipeError, a bad CPU_DTYPE; _launch turns PreflightError into RecipeError
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -103,14 +103,14 @@ def _launch(args, profile: str, trailing: list[str]) -> int:
         s = composed.settings
         return dry_run.main(["--n-gpus", s["N_GPUS"], "--nnodes", s["NNODES"],
                              "--model-spec", os.environ.get("MODEL_SPEC") or composed.model_path,
-                             "--save", f"{os.path.realpath(args.out)}/dry_run_config.yaml", "--",
+                             "--save", f"{repo_path(args.out)}/dry_run_config.yaml", "--",
                              *composed.overrides])
     if not args.emit:
         raise RecipeError("launch needs --emit FILE outside a dry run")
     items = [f"{k}={v}" for k, v in composed.env.items()] + [""] + composed.overrides
     with open(args.emit, "w", encoding="utf-8") as f:
         f.write("".join(f"{item}\0" for item in items))
-    for line in banner(args.stage, profile, args.profile_reason, composed, os.path.realpath(args.out)):
+    for line in banner(args.stage, profile, args.profile_reason, composed, repo_path(args.out)):
         print(f"[kk] {line}", file=sys.stderr)
     return 0
 
