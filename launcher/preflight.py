@@ -1,6 +1,7 @@
 """Checks a run's inputs before Ray starts, so a user mistake costs one clear line.
 
-Called by ``run_scripts/common.sh`` right before ``python -m verl.trainer.main_ppo``.
+Called (in-process, ``preflight()``) by ``python -m recipes launch`` from ``run_scripts/common.sh`` right before
+``python -m verl.trainer.main_ppo``.
 Without it, a missing parquet file or a reward module with a syntax error
 surfaces minutes later as a Ray actor traceback.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -56,7 +56,6 @@ class Run:
     stage: str
     settings: dict[str, str]
     after: str = ""  # the stage whose last weights this run starts from ("" = INIT_MODEL)
-    notes: list[str] = field(default_factory=list)
 
 
 def _load(path: Path) -> dict:

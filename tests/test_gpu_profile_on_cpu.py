@@ -1,6 +1,6 @@
 """The GPU profile's own code, run on CPU as far as a CPU allows.
 
-``GPU_PATH_ON_CPU=1`` makes ``run_scripts/common.sh`` add every GPU-profile override to the CPU profile,
+``GPU_PATH_ON_CPU=1`` makes the run scripts (``recipes/__init__.py``) add every GPU-profile override to the CPU profile,
 except the ones listed with their reason in ``KK_GPU_ONLY_OVERRIDES``: dynamic batch size with a token
 budget small enough to split a step into several micro-batches, remove-padding (packed sequences through
 SDPA), gradient checkpointing, parameter/optimizer offload, chunked and checkpointed entropy with the
