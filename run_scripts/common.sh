@@ -137,7 +137,6 @@ kk_run_recipe() {
   while IFS=$'\t' read -r -u 3 stage after; do
     if [[ -n "$prev" ]]; then INIT_MODEL="$(kk_chain_from "$prev")"
     elif [[ -n "$after" && -z "${INIT_MODEL:-}" ]]; then INIT_MODEL="$(kk_chain_from "$after")"; fi
-    [[ -v INIT_MODEL ]] && export INIT_MODEL
     # not exported: KK_* variables go to the Ray workers' environment
     kk_recipe_name="$recipe" ; kk_recipe_run="$n"
     kk_run_stage "$stage" "$@"
