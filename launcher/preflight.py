@@ -1,6 +1,7 @@
 """Checks a run's inputs before Ray starts, so a user mistake costs one clear line.
 
-Called by ``run_scripts/common.sh`` right before ``python -m verl.trainer.main_ppo``.
+Called (in-process, ``preflight()``) by ``python -m recipes launch`` from ``run_scripts/common.sh`` right before
+``python -m verl.trainer.main_ppo``.
 Without it, a missing parquet file or a reward module with a syntax error
 surfaces minutes later as a Ray actor traceback.
 
@@ -222,6 +223,29 @@ def chat_template_override(template: str, think_prefilled: bool) -> str | None:
     return f"{CHAT_TEMPLATE_KEY}={hydra_quote(Path(path).read_text(encoding='utf-8'))}"
 
 
+def preflight(*, reward_file: Path, reward_name: str = "compute_score", config_only: bool = False,
+              data: list[Path] | None = None, model: str | None = None, template: str = "instruct",
+              prefill: bool = True, attn_impl: str | None = None, ray_address: str | None = None,
+              nnodes: int = 1, n_gpus: int = 1) -> tuple[str, bool, str | None]:
+    """Every check of a launch (config_only: the dry run's); returns (template, think_prefilled, override).
+
+    Raises PreflightError with one line for the user.
+    """
+    if config_only:
+        if template not in ("instruct", "base"):
+            raise PreflightError(f"TEMPLATE must be instruct or base, not {template!r}")
+        think_prefilled = bool(prefill)
+    else:
+        template, think_prefilled = check_data(list(data or []))
+        check_model(model)
+        if attn_impl:
+            check_attention_impl(model, attn_impl)
+    check_reward(reward_file, reward_name)
+    if ray_address:
+        check_ray_resources(check_ray_cluster(ray_address), nnodes, n_gpus)
+    return template, think_prefilled, chat_template_override(template, think_prefilled)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m launcher.preflight", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, nargs="+", help="train and validation parquet files")
@@ -241,17 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.config_only and (not args.data or not args.model):
         parser.error("--data and --model are required unless --config-only")
     try:
-        if args.config_only:
-            template, think_prefilled = args.template, bool(args.prefill)
-        else:
-            template, think_prefilled = check_data(args.data)
-            check_model(args.model)
-            if args.attn_impl:
-                check_attention_impl(args.model, args.attn_impl)
-        check_reward(args.reward_file, args.reward_name)
-        if args.ray_address:
-            check_ray_resources(check_ray_cluster(args.ray_address), args.nnodes, args.n_gpus)
-        override = chat_template_override(template, think_prefilled)
+        template, think_prefilled, override = preflight(
+            reward_file=args.reward_file, reward_name=args.reward_name, config_only=args.config_only,
+            data=args.data, model=args.model, template=args.template, prefill=bool(args.prefill),
+            attn_impl=args.attn_impl, ray_address=args.ray_address, nnodes=args.nnodes, n_gpus=args.n_gpus)
     except PreflightError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,55 +1,50 @@
 """The on-paper GPU memory plan: Qwen2.5-7B-Instruct-1M, 4×A100-80GB, the three Logic-RL stages.
 
-The stage settings are read from the stage scripts themselves (``PRINT_OVERRIDES=1``), so the doc's
-tables are those of what ``run_scripts/stage*.sh`` would launch; the counter-examples below are applied
-on top of stage 2.
+The stage settings are the recipe files' (recipes/<stage>.yaml over recipes/common.yaml, resolved in-process
+by ``recipes``), so the doc's tables are those of what ``run_scripts/stage*.sh`` would launch; the
+counter-examples below are applied on top of stage 2.
 ``python -m planning.gpu_plan`` runs the dry run on each stage and prints the estimator's tables, which is
 how the tables in the doc were produced. The tests use the same lists as the GPU-profile fixture.
 """
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import functools
+import json
 import os
-import subprocess
+import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
+
+import recipes
 
 MODEL = "Qwen/Qwen2.5-7B-Instruct-1M"
 N_GPUS = 4
 GPU_MEM_GIB = 80.0
 REPO_ROOT = Path(__file__).resolve().parents[1]
-STAGES = ("stage1_warmup", "stage2_hightemp", "stage3_anneal", "paper_reinforce")  # run_scripts/<name>.sh
+STAGES = recipes.RECIPES  # recipes/<name>.yaml, run by run_scripts/<name>.sh
+
+
+def plan_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment the plan resolves the recipes in: the GPU profile on the doc's machine, and none of a
+    caller's experiment settings (only the variables the run scripts pass to Ray workers are kept)."""
+    environ = os.environ if environ is None else environ
+    env = {k: v for k, v in environ.items()
+           if k.startswith(recipes.RUNTIME_ENV_PREFIXES) and not k.startswith(("VERL_", "VLLM_"))}
+    env.update(PROFILE="gpu", MODEL=MODEL, N_GPUS=str(N_GPUS), NNODES="1")
+    return env
 
 
 @functools.lru_cache(maxsize=None)
-def _script_overrides(stage: str) -> tuple[tuple[str, ...], ...]:
-    """The override lists ``run_scripts/<stage>.sh`` passes to veRL on the GPU profile (one per run).
-
-    The scripts are the single source of the stage settings: they print their exact lists with
-    ``PRINT_OVERRIDES=1`` (nothing is launched).
-    """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("VERL_", "VLLM_"))}
-    env.update(PROFILE="gpu", PRINT_OVERRIDES="1", MODEL=MODEL, N_GPUS=str(N_GPUS), NNODES="1")
-    for knob in ("ROLLOUT_N", "TEMPERATURE", "LR", "TRAIN_BATCH", "MAX_RESPONSE_LEN", "ANNEAL_SCHEDULE", "ALGO"):
-        env.pop(knob, None)  # the scripts' own GPU defaults, not a caller's experiment
-    proc = subprocess.run(
-        ["bash", str(REPO_ROOT / "run_scripts" / f"{stage}.sh")], cwd=REPO_ROOT, env=env,
-        capture_output=True, text=True, timeout=120,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"{stage}.sh could not print its overrides: {proc.stderr.strip()[-500:]}")
-    runs: list[tuple[str, ...]] = []
-    current: list[str] = []
-    for item in proc.stdout.split("\0"):
-        if item:
-            current.append(item)
-        elif current:
-            runs.append(tuple(current))
-            current = []
-    return tuple(runs)
+def _recipe_overrides(stage: str) -> tuple[tuple[str, ...], ...]:
+    """The override lists ``run_scripts/<stage>.sh`` passes to veRL on the GPU profile (one per run)."""
+    env = plan_environ()
+    out = []
+    for run in recipes.runs(stage, "gpu", env):
+        stage_dir = REPO_ROOT / run.settings["RUNS_DIR"] / run.settings["EXPERIMENT"] / run.stage
+        composed = recipes.compose(run, "gpu", str(stage_dir), environ=env, prepare_model=False)
+        out.append(tuple(composed.overrides))
+    return tuple(out)
 
 
 # Counter-examples shown in the doc, applied on top of stage 2 (veRL's defaults are offload off and
@@ -66,10 +61,10 @@ NO_OFFLOAD_OVERRIDES: list[str] = [
 
 
 def stage_overrides(stage: str) -> list[str]:
-    """The GPU-profile overrides of one stage script (stage 3: its last, coolest sub-run)."""
+    """The GPU-profile overrides of one recipe (stage 3: its last, coolest sub-run)."""
     if stage not in STAGES:
         raise KeyError(f"unknown stage '{stage}' (known: {', '.join(STAGES)})")
-    return list(_script_overrides(stage)[-1])
+    return list(_recipe_overrides(stage)[-1])
 
 
 def plan_variants() -> dict[str, list[str]]:

@@ -12,7 +12,7 @@ True on AVX-512 CPUs without the bf16 extension, where it only emulates bf16.
 of a run script still win over both, as for every other setting.
 
 ``python -m platforms.cpu_dtype`` prints ``<dtype><TAB><reason>`` on its first line and the Hydra overrides
-of the choice on the next ones, one per line (``run_scripts/common.sh`` reads it this way).
+of the choice on the next ones, one per line (the run scripts call ``choose_cpu_dtype`` in-process, ``recipes/__init__.py``).
 """
 from __future__ import annotations
 

@@ -31,8 +31,6 @@ fi
 kk_default VAL_FILES "$(kk_test_files 2 3 4 5 6 7 8)" "$(kk_test_files 2 3 4 5 6 7 8)"
 kk_default VAL_MAX_SAMPLES "" 28                # CPU: a random subset over all N (GPU: all 700)
 kk_default EVAL_K 8 2                           # samples per prompt for pass@1(T=1.0) and pass@k
-kk_default MAX_RESPONSE_LEN 4096 256
-kk_default MICRO_BATCH 16 4
 : "${PERTURB:=1}"
 kk_default PERTURB_TYPES all flip_role          # CPU: one type, so a first run shows the table
 kk_default PERTURB_TEST_SIZE "" 2               # puzzles per N (GPU: all 100)
@@ -54,7 +52,7 @@ if [[ "$PERTURB" == 1 ]]; then
 fi
 export TRAIN_FILES="${TRAIN_FILES:-$DATA_DIR/3ppl/train.parquet}"   # unused with val_only, but veRL loads it
 export TRAIN_BATCH=4 ROLLOUT_N=1 MINI_BATCH=4 TOP_P=1.0 TOP_K=-1 LR=0 KL_COEF=0 EPOCHS=1
-export MAX_PROMPT_LEN="${MAX_PROMPT_LEN:-512}" INIT_MODEL="$weights" VAL_BEFORE_TRAIN=True FORCE=1
+export INIT_MODEL="$weights" VAL_BEFORE_TRAIN=True FORCE=1   # response / prompt caps, micro-batch: recipes/common.yaml
 export RUNS_DIR=eval EXPERIMENT="$NAME" TEMPERATURE=1.0
 
 # Greedy: the clean sets and their twins, every row (the twins are paired with their clean puzzle).

@@ -18,5 +18,5 @@ export EXPERIMENT="${EXPERIMENT_OVERRIDE:-${SMOKE_EXPERIMENT:-smoke_cpu}}"
 : "${LR:=1e-6}" "${KL_COEF:=0.001}" "${EPOCHS:=1}" "${TOTAL_STEPS:=3}"
 : "${MAX_PROMPT_LEN:=512}" "${MAX_RESPONSE_LEN:=256}"
 : "${SAVE_FREQ:=$TOTAL_STEPS}" "${TEST_FREQ:=$TOTAL_STEPS}" "${VAL_BEFORE_TRAIN:=False}"
-: "${INIT_MODEL:=$MODEL}"
+# INIT_MODEL: recipes/common.yaml (MODEL)
 kk_run_stage smoke "$@"

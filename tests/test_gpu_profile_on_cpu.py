@@ -1,7 +1,7 @@
 """The GPU profile's own code, run on CPU as far as a CPU allows.
 
-``GPU_PATH_ON_CPU=1`` makes ``run_scripts/common.sh`` add every GPU-profile override to the CPU profile,
-except the ones listed with their reason in ``KK_GPU_ONLY_OVERRIDES``: dynamic batch size with a token
+``GPU_PATH_ON_CPU=1`` makes the run scripts (``recipes/__init__.py``) add every GPU-profile override to the CPU profile,
+except the ones listed with their reason in ``gpu_only`` (recipes/common.yaml): dynamic batch size with a token
 budget small enough to split a step into several micro-batches, remove-padding (packed sequences through
 SDPA), gradient checkpointing, parameter/optimizer offload, chunked and checkpointed entropy with the
 GPU's entropy bonus, ``max_model_len``, and the ``hf_overrides`` that drop dual-chunk attention — with a

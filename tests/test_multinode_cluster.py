@@ -1,7 +1,7 @@
 """Stage 1 and 2 on a real two-node Ray cluster started with ``ray start`` (tests/ray_cluster.py).
 
 The nodes start from a bare environment, so the run works only if everything the workers need reaches
-them through the job's runtime environment (run_scripts/common.sh, ``kk_runtime_env_overrides``).
+them through the job's runtime environment (``recipes.runtime_env_overrides``).
 
 1. The head alone, ``NNODES=2``: the preflight stops with one ``error:`` line naming the missing node
    (veRL's placement-group wait would not end).

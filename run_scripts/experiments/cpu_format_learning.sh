@@ -46,7 +46,7 @@ export EXPERIMENT="${EXPERIMENT_OVERRIDE:-cpu_format_learning}"
 : "${TEMPERATURE:=1.0}" "${TOP_P:=1.0}" "${TOP_K:=-1}"
 : "${EPOCHS:=100}" "${MAX_PROMPT_LEN:=512}" "${MAX_RESPONSE_LEN:=256}"
 : "${SAVE_FREQ:=10}" "${TEST_FREQ:=-1}" "${VAL_BEFORE_TRAIN:=False}"   # checkpoints: a crashed run resumes
-: "${INIT_MODEL:=$MODEL}"
+# INIT_MODEL: recipes/common.yaml (MODEL)
 export BYPASS_OLD_LOGPROB
 # Seeds are fixed (data seed 7, veRL's dataloader and vLLM seeds at their defaults)
 # so that learn and control see the same prompts in the same order.  The run's
