@@ -1,6 +1,6 @@
 """Checks a run's inputs before Ray starts, so a user mistake costs one clear line.
 
-Called (in-process, ``preflight()``) by ``python -m recipes launch`` from ``run_scripts/common.sh`` right before
+Called (in-process, ``preflight()``) by ``python -m launcher.launch`` from ``run_scripts/common.sh`` right before
 ``python -m verl.trainer.main_ppo``.
 Without it, a missing parquet file or a reward module with a syntax error
 surfaces minutes later as a Ray actor traceback.
@@ -24,9 +24,10 @@ import re
 import sys
 from pathlib import Path
 
+from recipes import RecipeError, chat_template_override
+
 REQUIRED_COLUMNS = ("data_source", "prompt", "reward_model", "extra_info")
 HF_REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
-CHAT_TEMPLATE_KEY = "actor_rollout_ref.model.custom_chat_template"
 
 
 class PreflightError(RuntimeError):
@@ -201,28 +202,6 @@ def check_reward(reward_file: Path, function_name: str) -> None:
         raise PreflightError(f"reward file {reward_file} defines no function {function_name!r}")
 
 
-def hydra_quote(value: str) -> str:
-    """Quote ``value`` as a Hydra override string (only ``'`` needs escaping there)."""
-    if value.endswith("\\") or "\\'" in value:
-        raise PreflightError("chat template contains a backslash before a quote; Hydra cannot pass it")
-    if "${" in value:
-        raise PreflightError("chat template contains '${', which OmegaConf would interpolate")
-    return "'" + value.replace("'", "\\'") + "'"
-
-
-def chat_template_override(template: str, think_prefilled: bool) -> str | None:
-    try:
-        from data_prep.templates import chat_template_path
-    except ImportError:
-        if think_prefilled or template != "instruct":
-            raise PreflightError("data_prep.templates is missing; cannot install the prefill chat template") from None
-        return None
-    path = chat_template_path(template, think_prefilled)
-    if path is None:
-        return None
-    return f"{CHAT_TEMPLATE_KEY}={hydra_quote(Path(path).read_text(encoding='utf-8'))}"
-
-
 def preflight(*, reward_file: Path, reward_name: str = "compute_score", config_only: bool = False,
               data: list[Path] | None = None, model: str | None = None, template: str = "instruct",
               prefill: bool = True, attn_impl: str | None = None, ray_address: str | None = None,
@@ -243,7 +222,10 @@ def preflight(*, reward_file: Path, reward_name: str = "compute_score", config_o
     check_reward(reward_file, reward_name)
     if ray_address:
         check_ray_resources(check_ray_cluster(ray_address), nnodes, n_gpus)
-    return template, think_prefilled, chat_template_override(template, think_prefilled)
+    try:
+        return template, think_prefilled, chat_template_override(template, think_prefilled)
+    except RecipeError as exc:
+        raise PreflightError(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -42,7 +42,7 @@ def _recipe_overrides(stage: str) -> tuple[tuple[str, ...], ...]:
     out = []
     for run in recipes.runs(stage, "gpu", env):
         stage_dir = REPO_ROOT / run.settings["RUNS_DIR"] / run.settings["EXPERIMENT"] / run.stage
-        composed = recipes.compose(run, "gpu", str(stage_dir), environ=env, prepare_model=False)
+        composed = recipes.compose(run, "gpu", str(stage_dir), environ=env)
         out.append(tuple(composed.overrides))
     return tuple(out)
 

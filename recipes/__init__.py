@@ -170,6 +170,14 @@ def runs(recipe: str | None, profile: str, environ: Mapping[str, str] | None = N
     return out
 
 
+def pick_run(recipe: str | None, index: int, profile: str, environ: Mapping[str, str] | None = None) -> Run:
+    """Run ``index`` of ``recipe`` (None: the shared defaults alone, as eval.sh and smoke_cpu.sh use them)."""
+    plan = runs(recipe, profile, environ)
+    if not 0 <= index < len(plan):
+        raise RecipeError(f"recipe '{recipe}' has {len(plan)} run(s), not a run {index}")
+    return plan[index]
+
+
 def _check_required(settings: Mapping[str, str]) -> None:
     for key in REQUIRED:
         if not settings.get(key):
@@ -218,21 +226,36 @@ def repo_path(path: str) -> str:
     return os.path.realpath(os.path.join(REPO_ROOT, path))
 
 
-def model_path(name: str, settings: Mapping[str, str], prepare: bool = True) -> str:
-    """An embedded name (smollm2, tiny) as its folder under MODELS_DIR, prepared once; other names as given."""
+def embedded_model(name: str, settings: Mapping[str, str]) -> Path | None:
+    """The folder of an embedded model name (smollm2, tiny) under MODELS_DIR; None for any other name."""
     folders = common().get("embedded_models", {})
-    if name in folders:
-        path = Path(REPO_ROOT, settings["MODELS_DIR"], folders[name])
-        if prepare and not (path / "config.json").is_file():
-            from launcher.models import prepare as prepare_model
+    return Path(REPO_ROOT, settings["MODELS_DIR"], folders[name]) if name in folders else None
 
-            print(f"[kk] preparing the embedded model '{name}' in {path} (one time)", file=sys.stderr)
-            try:
-                prepare_model(name, path)
-            except Exception as exc:  # noqa: BLE001 - one line for the user
-                raise RecipeError(f"could not prepare model '{name}': {exc}") from exc
-        name = str(path)
+
+def model_path(name: str, settings: Mapping[str, str]) -> str:
+    """An embedded name as its folder (prepared by the launch, launcher/launch.py); other names as given."""
+    folder = embedded_model(name, settings)
+    name = str(folder) if folder is not None else name
     return repo_path(name) if os.path.exists(os.path.join(REPO_ROOT, name)) else name
+
+
+CHAT_TEMPLATE_KEY = "actor_rollout_ref.model.custom_chat_template"
+
+
+def chat_template_override(template: str, think_prefilled: bool) -> str | None:
+    """The override that installs the chat template the data was built for (None: the model's own is right)."""
+    from data_prep.templates import chat_template_path
+
+    path = chat_template_path(template, think_prefilled)
+    if path is None:
+        return None
+    text = Path(path).read_text(encoding="utf-8")
+    # Hydra takes the template as a single-quoted string, where only ' is escaped
+    if text.endswith("\\") or "\\'" in text:
+        raise RecipeError("chat template contains a backslash before a quote; Hydra cannot pass it")
+    if "${" in text:
+        raise RecipeError("chat template contains '${', which OmegaConf would interpolate")
+    return f"{CHAT_TEMPLATE_KEY}='" + text.replace("'", "\\'") + "'"
 
 
 @dataclass
@@ -247,30 +270,31 @@ class Composed:
 
 
 def compose(run: Run, profile: str, out: str, *, environ: Mapping[str, str] | None = None,
-            trailing: Sequence[str] = (), full_checks: bool = False, python: str | None = None,
-            prepare_model: bool = True) -> Composed:
+            trailing: Sequence[str] = (), python: str | None = None,
+            data_template: tuple[str, bool] | None = None) -> Composed:
     """The override list veRL gets for ``run`` (trailing overrides last: they win).
 
-    Runs the preflight (launcher/preflight.py; ``full_checks``: data, model, attention and Ray as well as
-    the reward file, for a real launch) and, on the CPU profile, chooses the compute dtype
-    (platforms/cpu_dtype.py).  Raises RecipeError, PreflightError or ValueError with one line.
+    Pure: the launch's checks (data, model, reward file, Ray; launcher/launch.py) run before it, and
+    ``data_template`` is the (template, think_prefilled) the data was built for, which they read from the
+    data files (a dry run takes TEMPLATE / PREFILL_THINK instead).  On the CPU profile it chooses the
+    compute dtype (platforms/cpu_dtype.py).  Raises RecipeError or ValueError with one line.
     """
-    from launcher.preflight import preflight
     environ = dict(os.environ if environ is None else environ)
     s = run.settings
     # Paths handed to veRL are absolute: Ray workers (on other nodes too, with a shared filesystem) do not
     # share the launching shell's working directory.
     out = repo_path(out)
-    path = model_path(s["INIT_MODEL"], s, prepare=prepare_model)
+    path = model_path(s["INIT_MODEL"], s)
     reward_file = repo_path(s["REWARD_FILE"])
     train = [repo_path(f) for f in s["TRAIN_FILES"].split()]
     val = [repo_path(f) for f in s["VAL_FILES"].split()]
-    if s["PREFILL_THINK"] not in ("0", "1"):
-        raise RecipeError(f"PREFILL_THINK must be 0 or 1, not {s['PREFILL_THINK']!r}")
-    _, _, chat_override = preflight(
-        reward_file=Path(reward_file), config_only=not full_checks, data=[Path(f) for f in train + val],
-        model=path, template=s["TEMPLATE"], prefill=s["PREFILL_THINK"] == "1", attn_impl=s["ATTN_IMPL"],
-        ray_address=(environ.get("RAY_ADDRESS") or None) if full_checks else None, nnodes=int(s["NNODES"]), n_gpus=int(s["N_GPUS"]))
+    if data_template is None:
+        if s["PREFILL_THINK"] not in ("0", "1"):
+            raise RecipeError(f"PREFILL_THINK must be 0 or 1, not {s['PREFILL_THINK']!r}")
+        if s["TEMPLATE"] not in ("instruct", "base"):
+            raise RecipeError(f"TEMPLATE must be instruct or base, not {s['TEMPLATE']!r}")
+        data_template = (s["TEMPLATE"], s["PREFILL_THINK"] == "1")
+    chat_override = chat_template_override(*data_template)
     dtype_overrides: list[str] = []
     dtype_note = ""
     if profile == "cpu":

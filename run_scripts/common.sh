@@ -177,7 +177,7 @@ kk_run_stage() {
   # writes the launch's environment and overrides (NUL-separated, an empty item between) and the banner.
   local list rc=0
   list="$(mktemp)"
-  "$PYTHON" -m recipes launch ${kk_recipe_name:+--recipe "$kk_recipe_name" --run "$kk_recipe_run"} \
+  "$PYTHON" -m launcher.launch ${kk_recipe_name:+--recipe "$kk_recipe_name" --run "$kk_recipe_run"} \
     --stage "$stage" --out "$out" --python "$PYTHON" --profile-reason "$KK_PROFILE_REASON" \
     --emit "$list" -- "$@" || rc=$?
   if [[ "$rc" -ne 0 || "$DRY_RUN" == 1 ]]; then rm -f "$list"; [[ "$rc" -eq 0 ]] && return 0; exit "$rc"; fi

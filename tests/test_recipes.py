@@ -129,7 +129,7 @@ def test_in_process_resolver_composes_what_the_script_launches(tmp_path):
     for run in recipes.runs("stage3_anneal", "gpu", environ):
         out = tmp_path / "runs" / "t" / run.stage
         planned.append(recipes.compose(run, "gpu", str(out), environ=environ,
-                                       trailing=["trainer.total_epochs=5"], prepare_model=False).overrides)
+                                       trailing=["trainer.total_epochs=5"]).overrides)
     runtime_env = "ray_kwargs.ray_init.runtime_env."  # the shell's exported variables differ by design
     strip = lambda items: [i for i in items if not i.lstrip("+").startswith(runtime_env)]  # noqa: E731
     assert [strip(x) for x in script] == [strip(x) for x in planned]
@@ -189,7 +189,7 @@ def test_unknown_recipe_is_named():
 
 def test_banner_prints_the_values_after_trailing_overrides(tmp_path):
     run = recipes.runs("stage2_hightemp", "gpu", {"MODEL": HF_MODEL, "ROLLOUT_N": "16"})[0]
-    composed = recipes.compose(run, "gpu", str(tmp_path), environ={"MODEL": HF_MODEL}, prepare_model=False,
+    composed = recipes.compose(run, "gpu", str(tmp_path), environ={"MODEL": HF_MODEL},
                                trailing=["actor_rollout_ref.rollout.temperature=0.6", "+trainer.nnodes=2"])
     lines = recipes.banner("stage2_hightemp", "gpu", "set by PROFILE=gpu", composed, str(tmp_path))
     text = "\n".join(lines)
