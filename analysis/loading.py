@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from analysis.errors import AnalysisInputError
+from reward_fns.kk_answer import GROUND_TRUTH_LIST_FIELDS
 
 try:  # orjson ships with veRL's dependencies; it parses ~5x faster than json.
     import orjson
@@ -202,7 +203,7 @@ def repair_ground_truth(gts: Any) -> Any:
     """Apply :func:`repair_numpy_repr` to the list-valued fields of a ground-truth dict."""
     if not isinstance(gts, dict):
         return gts
-    return {key: repair_numpy_repr(val) if key in ("names", "solution", "roles") else val for key, val in gts.items()}
+    return {key: repair_numpy_repr(val) if key in GROUND_TRUTH_LIST_FIELDS else val for key, val in gts.items()}
 
 
 def load_metrics_file(path: str | Path) -> pd.DataFrame:

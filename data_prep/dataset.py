@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 
 from data_prep.errors import DataPrepError
 from data_prep.fileio import atomic_write
+from reward_fns.kk_answer import GROUND_TRUTH_FIELDS
 from data_prep.generator import Puzzle
 from data_prep.roles import RolePair
 from data_prep.statements import statements_to_json
@@ -42,14 +43,14 @@ LANGUAGE_PERTURBATIONS = ("random_pair", "flip_role", "uncommon_name", "reorder_
 PERTURBATIONS = MATH_PERTURBATIONS + LANGUAGE_PERTURBATIONS
 TRAIN_SAMPLE = "train_sample"  # the fixed sample of training puzzles that memorisation is measured on
 
-GROUND_TRUTH_TYPE = pa.struct(
-    [
-        ("names", pa.list_(pa.string())),
-        ("solution", pa.list_(pa.bool_())),
-        ("roles", pa.list_(pa.string())),
-        ("solution_text", pa.string()),
-    ]
-)
+# The reward's ground-truth fields (reward_fns/kk_answer.py), each with its parquet type.
+_GROUND_TRUTH_ARROW_TYPES = {
+    "names": pa.list_(pa.string()),
+    "solution": pa.list_(pa.bool_()),
+    "roles": pa.list_(pa.string()),
+    "solution_text": pa.string(),
+}
+GROUND_TRUTH_TYPE = pa.struct([(name, _GROUND_TRUTH_ARROW_TYPES[name]) for name in GROUND_TRUTH_FIELDS])
 EXTRA_INFO_TYPE = pa.struct(
     [
         ("split", pa.string()),

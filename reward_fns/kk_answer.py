@@ -18,7 +18,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +134,12 @@ class GroundTruth:
         """Role words of ``assignment`` in speaking order, e.g. ``"knight,knave,knight"``."""
         truthful, lying = self.roles
         return ",".join(map((lying, truthful).__getitem__, assignment))  # False -> 0, True -> 1
+
+
+# The fields of a dataset row's ground truth (``reward_model.ground_truth``), in order: their one definition.
+# data_prep's parquet schema and analysis's dump reader take the names from here.
+GROUND_TRUTH_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(GroundTruth) if f.init)
+GROUND_TRUTH_LIST_FIELDS: tuple[str, ...] = tuple(name for name in GROUND_TRUTH_FIELDS if name != "solution_text")
 
 
 @dataclass(slots=True)
