@@ -118,7 +118,7 @@ kk_chain_from() {
 kk_test_files() { local n; for n in "$@"; do printf '%s ' "$DATA_DIR/${n}ppl/test.parquet"; done; }
 
 # kk_export_settings: a run script may set a setting without exporting it (`: "${LR:=1e-6}"`);
-# export every one the recipe files name, so that `python -m recipes` sees it.
+# export every one the recipe files name, so that the resolver (recipes, in launcher.launch) sees it.
 kk_export_settings() {
   local name
   for name in $(grep -ohE '^[A-Z][A-Z0-9_]*:' "$KK_ROOT"/recipes/*.yaml | tr -d : | sort -u) ANNEAL_SCHEDULE; do
@@ -172,7 +172,7 @@ kk_run_stage() {
     return 0
   fi
   kk_export_settings
-  # The resolver checks the inputs (launcher/preflight.py) and composes the overrides; in a dry run it
+  # launcher.launch checks the inputs (launcher/preflight.py) and composes the overrides (recipes); in a dry run it
   # also validates them (planning/dry_run.py), with PRINT_OVERRIDES=1 it prints them.  Otherwise it
   # writes the launch's environment and overrides (NUL-separated, an empty item between) and the banner.
   local list rc=0
