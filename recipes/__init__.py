@@ -196,8 +196,15 @@ def hydra_list(items: Sequence[str]) -> str:
 
 
 def hydra_quote(value: str) -> str:
-    """A single-quoted Hydra string (\\ and ' escaped)."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    """``value`` as a single-quoted Hydra string.
+
+    Hydra's grammar unescapes only ``\\'`` and the backslashes right before a quote or the closing quote
+    (a lone ``\\`` elsewhere stays), so ``'`` becomes ``\\'`` and only a run of backslashes before a quote or
+    at the end is doubled; tests/test_recipes.py checks this against Hydra's own override parser.
+    """
+    escaped = re.sub(r"(\\*)'", lambda m: m.group(1) * 2 + "\\'", value)
+    escaped = re.sub(r"(\\+)\Z", lambda m: m.group(1) * 2, escaped)
+    return f"'{escaped}'"
 
 
 def runtime_env_overrides(environ: Mapping[str, str], python: str) -> list[str]:
@@ -250,12 +257,9 @@ def chat_template_override(template: str, think_prefilled: bool) -> str | None:
     if path is None:
         return None
     text = Path(path).read_text(encoding="utf-8")
-    # Hydra takes the template as a single-quoted string, where only ' is escaped
-    if text.endswith("\\") or "\\'" in text:
-        raise RecipeError("chat template contains a backslash before a quote; Hydra cannot pass it")
     if "${" in text:
         raise RecipeError("chat template contains '${', which OmegaConf would interpolate")
-    return f"{CHAT_TEMPLATE_KEY}='" + text.replace("'", "\\'") + "'"
+    return f"{CHAT_TEMPLATE_KEY}={hydra_quote(text)}"
 
 
 @dataclass

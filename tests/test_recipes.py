@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import launch_group
 import recipes
@@ -198,3 +201,21 @@ def test_banner_prints_the_values_after_trailing_overrides(tmp_path):
     assert f"batch: {stage2['TRAIN_BATCH']} x n=16" in text
     assert f"gpus: {stage2['N_GPUS']}x2" in text
     assert f"lr={stage2['LR']}" in text and f"model      : {HF_MODEL}" in text
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["\\", "'", '"', "a", " ", "\n", "\t", "{", "}", "$", "é", "="]), max_size=16))
+def test_hydra_quote_round_trips_through_hydras_own_parser(text):
+    assume("${" not in text)  # OmegaConf interpolation: callers refuse or skip such values
+    parsed = OverridesParser.create().parse_override("key=" + recipes.hydra_quote(text))
+    assert parsed.value() == text
+
+
+@pytest.mark.parametrize(("template", "prefilled"), [("instruct", True), ("base", True), ("base", False)])
+def test_chat_template_override_gives_veRL_the_file_as_written(template, prefilled):
+    from data_prep.templates import chat_template_path
+
+    override = recipes.chat_template_override(template, prefilled)
+    parsed = OverridesParser.create().parse_override(override)
+    assert parsed.key_or_group == recipes.CHAT_TEMPLATE_KEY
+    assert parsed.value() == chat_template_path(template, prefilled).read_text(encoding="utf-8")
