@@ -43,9 +43,23 @@ def one_error_line(proc: subprocess.CompletedProcess) -> str:
     return errors[0]
 
 
+@pytest.fixture(scope="module")
+def gpu_dry_run(tmp_path_factory):
+    """One GPU dry run per stage script, shared by the tests that read it (each costs a vLLM import)."""
+    done = {}
+
+    def get(stage: str) -> tuple[subprocess.CompletedProcess, Path]:
+        if stage not in done:
+            tmp = tmp_path_factory.mktemp(stage)
+            done[stage] = (run_script(f"{stage}.sh", tmp, PROFILE="gpu", DRY_RUN="1"), tmp)
+        return done[stage]
+
+    return get
+
+
 @pytest.mark.parametrize("stage", sorted(STAGE_SCRIPTS))
-def test_gpu_dry_run_of_stage_script(stage, tmp_path):
-    proc = run_script(f"{stage}.sh", tmp_path, PROFILE="gpu", DRY_RUN="1")
+def test_gpu_dry_run_of_stage_script(stage, gpu_dry_run):
+    proc, tmp_path = gpu_dry_run(stage)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "fits" in proc.stdout and "EXCEEDS" not in proc.stdout
     cfg = OmegaConf.load(tmp_path / "runs" / "t" / stage / "dry_run_config.yaml")
@@ -65,8 +79,8 @@ def test_gpu_dry_run_of_stage_script(stage, tmp_path):
 
 
 @pytest.mark.parametrize("stage", sorted(STAGE_SCRIPTS))
-def test_gpu_dry_run_prints_what_the_workers_resolve(stage, tmp_path):
-    proc = run_script(f"{stage}.sh", tmp_path, PROFILE="gpu", DRY_RUN="1")
+def test_gpu_dry_run_prints_what_the_workers_resolve(stage, gpu_dry_run):
+    proc, _ = gpu_dry_run(stage)
     assert proc.returncode == 0, proc.stderr[-3000:]
     # prompt cap 512 + response cap 4096; torch's SDPA (see README "Attention")
     assert "max_model_len       4,608 (set)" in proc.stdout
