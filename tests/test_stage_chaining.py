@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -75,6 +76,7 @@ def chained_runs(tmp_path_factory):
         time.sleep(0.2)
     killed = first.poll() is None
     launch_group.stop(first)  # SIGKILL skips Ray's clean-up: its processes go by the launch's marker
+    shutil.rmtree(ray_tmp, ignore_errors=True)  # nor does Ray remove its session folder
 
     resumed_at = time.time()
     second = launch_group.run(["bash", "run_scripts/stage1_warmup.sh"], cwd=REPO_ROOT,
