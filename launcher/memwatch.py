@@ -27,7 +27,6 @@ from <the last checkpoint under --checkpoints>``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import signal
 import socket
@@ -50,8 +49,8 @@ NODE_LOSS_GRACE_S = 60.0
 RPC_TIMEOUT_S = 10.0
 
 
-class Stop(Exception):
-    """A stop signal arrived (or the parent died)."""
+class Stop(BaseException):
+    """A stop signal arrived (or the parent died); not an error, so no ``except Exception`` swallows it."""
 
     def __init__(self, signum: int):
         super().__init__(signum)
@@ -137,61 +136,48 @@ def gpu_used_bytes() -> list[int] | None:
 class RayNodeWatch:
     """The nodes of an existing Ray cluster that a run uses, read from the cluster's GCS.
 
-    A GCS client only: memwatch does not join the cluster as a second driver. The nodes alive when the run
-    starts are watched. The run's nodes are those its job (the job whose driver is ``driver_pid``) has had
-    actors on, collected at every poll: the GCS clears a dead actor's address, so they must be seen while
-    alive. A dead node counts as lost when it was one of them, or always while the job is not found yet,
-    so that a spare node of a bigger cluster that dies does not stop a run that does not use it.
+    Ray's own state accessor (what ``ray.nodes()`` reads), connected by address: memwatch does not join
+    the cluster as a second driver. The nodes alive when the run starts are watched. The run's nodes are
+    those its job (the job whose driver is ``driver_pid``) has had actors on, collected at every poll: the
+    GCS clears a dead actor's address, so they must be seen while alive. A dead node counts as lost when
+    it was one of them, or always while the job is not found yet, so that a spare node of a bigger cluster
+    that dies does not stop a run that does not use it.
     """
 
     def __init__(self, address: str, driver_pid: int | None):
-        from ray._private.services import canonicalize_bootstrap_address_or_die
-        from ray._raylet import GcsClient
+        from ray._private.internal_api import get_state_from_address
 
-        self.gcs = GcsClient(address=canonicalize_bootstrap_address_or_die(address))
+        self.state = get_state_from_address(address)
         self.driver_pid = driver_pid
-        self.loop = asyncio.new_event_loop()  # the GCS client's actor query is a coroutine only
         self.job_id = None
         self.run_nodes: set[str] = set()
-        self.watched = {node_id.hex(): info for node_id, info in self._nodes().items() if self._alive(info)}
+        self.watched = {n["NodeID"]: n for n in self.state.node_table() if n["Alive"]}
         self.lost: dict[str, str] = {}  # node id -> "node ... at address: why", in the order found
         self.spare: set[str] = set()  # dead nodes the run had no actor on
         self.first_loss_at: float | None = None
 
-    def _nodes(self) -> dict:
-        return self.gcs.get_all_node_info(timeout=RPC_TIMEOUT_S)
-
     @staticmethod
-    def _alive(info) -> bool:
-        from ray.core.generated.gcs_pb2 import GcsNodeInfo
-
-        return info.state == GcsNodeInfo.ALIVE
-
-    @staticmethod
-    def _answers(info) -> bool:
+    def _answers(node: dict) -> bool:
         """The node's raylet accepts a connection (a killed raylet refuses at once)."""
         try:
-            socket.create_connection((info.node_manager_address, info.node_manager_port), timeout=3).close()
+            socket.create_connection((node["NodeManagerAddress"], node["NodeManagerPort"]), timeout=3).close()
             return True
         except OSError:
             return False
 
     def _collect_run_nodes(self) -> None:
         """Add the nodes the run's job has actors on now (nothing while its driver has not connected)."""
-        from ray._raylet import JobID
+        import ray
 
         if self.job_id is None:
-            jobs = [job for job in self.gcs.get_all_job_info(skip_submission_job_info_field=True,
-                                                             skip_is_running_tasks_field=True,
-                                                             timeout=RPC_TIMEOUT_S).values()
-                    if self.driver_pid is not None and job.driver_pid == self.driver_pid]
+            jobs = [job for job in self.state.job_table()
+                    if self.driver_pid is not None and job["DriverPid"] == self.driver_pid]
             if not jobs:
                 return
             # a pid reused by an earlier driver on this machine: the latest job
-            self.job_id = JobID(max(jobs, key=lambda j: j.start_time).job_id)
-        actors = self.loop.run_until_complete(
-            self.gcs.async_get_all_actor_info(job_id=self.job_id, timeout=RPC_TIMEOUT_S))
-        self.run_nodes |= {node.hex() for a in actors.values() if (node := a.address.node_id or a.node_id)}
+            self.job_id = ray.JobID(bytes.fromhex(max(jobs, key=lambda j: j["StartTime"])["JobID"]))
+        actors = self.state.actor_table(None, job_id=self.job_id)
+        self.run_nodes |= {a["Address"]["NodeID"] for a in actors.values() if a["Address"]["NodeID"]}
 
     def poll(self, probe: bool = False) -> list[str]:
         """Record the watched nodes of the run that died since the last poll; returns their descriptions.
@@ -201,7 +187,7 @@ class RayNodeWatch:
         and a driver can fail before that).
         """
         try:
-            nodes = {node_id.hex(): info for node_id, info in self._nodes().items()}
+            nodes = {n["NodeID"]: n for n in self.state.node_table()}
         except Exception:  # noqa: BLE001 - the GCS busy or gone: nothing learnt this time
             return []
         try:
@@ -212,18 +198,18 @@ class RayNodeWatch:
         for node_id, started in self.watched.items():
             if node_id in self.lost or node_id in self.spare:
                 continue
-            info = nodes.get(node_id, started)
-            if not self._alive(info):
-                why = info.death_info.reason_message or "declared dead by Ray's GCS"
-            elif probe and not self._answers(info):
+            node = nodes.get(node_id, started)
+            if not node["Alive"]:
+                why = node.get("DeathReasonMessage") or "declared dead by Ray's GCS"
+            elif probe and not self._answers(node):
                 why = "its raylet does not answer"
             else:
                 continue
             if self.job_id is not None and node_id not in self.run_nodes:
                 self.spare.add(node_id)
                 continue
-            self.lost[node_id] = (f"node {node_id[:8]} at {info.node_manager_address}:{info.node_manager_port}: "
-                                  f"{' '.join(why.split())}")
+            self.lost[node_id] = (f"node {node_id[:8]} at {node['NodeManagerAddress']}:{node['NodeManagerPort']}: "
+                                  f"{' '.join(str(why).split())}")
             found.append(self.lost[node_id])
         if found and self.first_loss_at is None:
             self.first_loss_at = time.monotonic()
@@ -280,20 +266,19 @@ def main(argv: list[str] | None = None) -> int:
             return child.poll() is None
         return handle.is_running() and handle.status() != psutil.STATUS_ZOMBIE
 
-    nodes = None
-    if args.ray_address:
-        try:
-            nodes = RayNodeWatch(args.ray_address, handle.pid)
-        except Exception as exc:  # noqa: BLE001 - the run goes on unwatched; its own errors still show
-            print(f"[memwatch] not watching the Ray nodes at {args.ray_address}: {type(exc).__name__}: {exc}",
-                  file=sys.stderr)
-
     peak_tree = peak_ray = peak_system = 0
     has_gpu = gpu_used_bytes() is not None
     peak_gpu = 0
     stopped_by = None
     stopped_for_lost_node = False
+    nodes = None
     try:
+        if args.ray_address:
+            try:
+                nodes = RayNodeWatch(args.ray_address, handle.pid)
+            except Exception as exc:  # noqa: BLE001 - the run goes on unwatched; its own errors still show
+                print(f"[memwatch] not watching the Ray nodes at {args.ray_address}: {type(exc).__name__}: {exc}",
+                      file=sys.stderr)
         while running():
             if nodes is not None:
                 for lost in nodes.poll():

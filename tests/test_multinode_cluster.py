@@ -78,6 +78,7 @@ def hanging_driver_on_a_lost_node(cluster: LocalCluster, node: int, work: Path, 
     try:
         wait_for(lambda: proc.poll() is not None or "READY" in log.read_text(), 120)
         ready = "READY" in log.read_text()
+        time.sleep(3)  # memwatch learns the run's nodes from the actor table at its polls (every 1 s here)
         killed_at = time.monotonic()
         cluster.kill_node(node)
         try:
