@@ -14,6 +14,14 @@ own parent dies (even by SIGKILL: a test's timeout that kills only the run
 script's ``bash``), it terminates the command's whole process tree (the veRL
 driver, the Ray cluster it started, Ray workers, vLLM), then kills what is
 left after a grace period.  Without it those ran on for minutes.
+
+With ``--ray-address`` (a run on an existing cluster, ``RAY_ADDRESS``) it also
+watches the cluster's nodes in Ray's GCS.  veRL cannot go on without a node it
+placed workers on, so when such a node dies the run is over: if the driver has
+not failed by itself ``NODE_LOSS_GRACE_S`` after Ray declares the node dead,
+its tree is stopped, and a failed run that lost a node ends with one line,
+``error: a Ray node died during the run (...); restart with all nodes to resume
+from <the last checkpoint under --checkpoints>``.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,14 +38,19 @@ from pathlib import Path
 import psutil
 
 from data_prep.fileio import atomic_write_text
+from launcher.chain import list_step_dirs, read_tracker
 
 GIB = 1024**3
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 GRACE_S = 15.0  # Ray's and vLLM's own shutdown handlers run in this time
+# After Ray's GCS declares a node of the run dead: the driver's own time to fail and exit (measured on a
+# two-node cluster on one 2-core machine: see tests/test_multinode_cluster.py), before its tree is stopped
+NODE_LOSS_GRACE_S = 60.0
+RPC_TIMEOUT_S = 10.0
 
 
-class Stop(Exception):
-    """A stop signal arrived (or the parent died)."""
+class Stop(BaseException):
+    """A stop signal arrived (or the parent died); not an error, so no ``except Exception`` swallows it."""
 
     def __init__(self, signum: int):
         super().__init__(signum)
@@ -119,11 +133,115 @@ def gpu_used_bytes() -> list[int] | None:
         return None
 
 
+class RayNodeWatch:
+    """The nodes of an existing Ray cluster that a run uses, read from the cluster's GCS.
+
+    Ray's own state accessor (what ``ray.nodes()`` reads), connected by address: memwatch does not join
+    the cluster as a second driver. The nodes alive when the run starts are watched. The run's nodes are
+    those its job (the job whose driver is ``driver_pid``) has had actors on, collected at every poll: the
+    GCS clears a dead actor's address, so they must be seen while alive. A dead node counts as lost when
+    it was one of them, or always while the job is not found yet, so that a spare node of a bigger cluster
+    that dies does not stop a run that does not use it.
+    """
+
+    def __init__(self, address: str, driver_pid: int | None):
+        from ray._private.internal_api import get_state_from_address
+
+        self.state = get_state_from_address(address)
+        self.driver_pid = driver_pid
+        self.job_id = None
+        self.run_nodes: set[str] = set()
+        self.watched = {n["NodeID"]: n for n in self.state.node_table() if n["Alive"]}
+        self.lost: dict[str, str] = {}  # node id -> "node ... at address: why", in the order found
+        self.spare: set[str] = set()  # dead nodes the run had no actor on
+        self.first_loss_at: float | None = None
+
+    @staticmethod
+    def _answers(node: dict) -> bool:
+        """The node's raylet accepts a connection (a killed raylet refuses at once)."""
+        try:
+            socket.create_connection((node["NodeManagerAddress"], node["NodeManagerPort"]), timeout=3).close()
+            return True
+        except OSError:
+            return False
+
+    def _collect_run_nodes(self) -> None:
+        """Add the nodes the run's job has actors on now (nothing while its driver has not connected)."""
+        import ray
+
+        if self.job_id is None:
+            jobs = [job for job in self.state.job_table()
+                    if self.driver_pid is not None and job["DriverPid"] == self.driver_pid]
+            if not jobs:
+                return
+            # a pid reused by an earlier driver on this machine: the latest job
+            self.job_id = ray.JobID(bytes.fromhex(max(jobs, key=lambda j: j["StartTime"])["JobID"]))
+        actors = self.state.actor_table(None, job_id=self.job_id)
+        self.run_nodes |= {a["Address"]["NodeID"] for a in actors.values() if a["Address"]["NodeID"]}
+
+    def poll(self, probe: bool = False) -> list[str]:
+        """Record the watched nodes of the run that died since the last poll; returns their descriptions.
+
+        Dead is what the GCS says; with ``probe`` also a node whose raylet refuses connections while the
+        GCS still lists it (the GCS needs several missed health checks, seconds, to declare a node dead,
+        and a driver can fail before that).
+        """
+        try:
+            nodes = {n["NodeID"]: n for n in self.state.node_table()}
+        except Exception:  # noqa: BLE001 - the GCS busy or gone: nothing learnt this time
+            return []
+        try:
+            self._collect_run_nodes()
+        except Exception:  # noqa: BLE001 - the actor table unavailable: the nodes collected so far
+            pass
+        found = []
+        for node_id, started in self.watched.items():
+            if node_id in self.lost or node_id in self.spare:
+                continue
+            node = nodes.get(node_id, started)
+            if not node["Alive"]:
+                why = node.get("DeathReasonMessage") or "declared dead by Ray's GCS"
+            elif probe and not self._answers(node):
+                why = "its raylet does not answer"
+            else:
+                continue
+            if self.job_id is not None and node_id not in self.run_nodes:
+                self.spare.add(node_id)
+                continue
+            self.lost[node_id] = (f"node {node_id[:8]} at {node['NodeManagerAddress']}:{node['NodeManagerPort']}: "
+                                  f"{' '.join(str(why).split())}")
+            found.append(self.lost[node_id])
+        if found and self.first_loss_at is None:
+            self.first_loss_at = time.monotonic()
+        return found
+
+
+def resume_point(checkpoints: Path | None) -> str:
+    """Where a restart continues, as veRL's ``resume_mode=auto`` picks it: the tracker's step folder."""
+    if checkpoints is None:
+        return "resume from the run's last checkpoint"
+    step = read_tracker(checkpoints)
+    folder = list_step_dirs(checkpoints).get(step) if step is not None else None
+    if folder is None:
+        return f"start again (no checkpoint under {checkpoints} yet)"
+    return f"resume from {folder}"
+
+
+def node_loss_error(lost: list[str], checkpoints: Path | None) -> str:
+    """The one line a run that lost a node ends with."""
+    return (f"error: a Ray node died during the run ({'; '.join(lost)}); "
+            f"restart with all nodes to {resume_point(checkpoints)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m launcher.memwatch", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="JSON file for the peaks")
     parser.add_argument("--interval", type=float, default=2.0)
     parser.add_argument("--pid", type=int, help="watch this running process instead of starting one")
+    parser.add_argument("--ray-address", help="the existing Ray cluster the command runs on: watch its nodes")
+    parser.add_argument("--checkpoints", type=Path, help="the run's checkpoint folder, named when a node is lost")
+    parser.add_argument("--node-loss-grace", type=float, default=NODE_LOSS_GRACE_S,
+                        help="seconds the driver has to fail by itself after Ray declares a node of the run dead")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -152,8 +270,28 @@ def main(argv: list[str] | None = None) -> int:
     has_gpu = gpu_used_bytes() is not None
     peak_gpu = 0
     stopped_by = None
+    stopped_for_lost_node = False
+    nodes = None
     try:
+        if args.ray_address:
+            try:
+                nodes = RayNodeWatch(args.ray_address, handle.pid)
+            except Exception as exc:  # noqa: BLE001 - the run goes on unwatched; its own errors still show
+                print(f"[memwatch] not watching the Ray nodes at {args.ray_address}: {type(exc).__name__}: {exc}",
+                      file=sys.stderr)
         while running():
+            if nodes is not None:
+                for lost in nodes.poll():
+                    print(f"[memwatch] Ray lost a node of this run ({lost}); the driver has "
+                          f"{args.node_loss_grace:g} s to fail by itself", file=sys.stderr)
+                if nodes.first_loss_at is not None and child is not None \
+                        and time.monotonic() - nodes.first_loss_at > args.node_loss_grace:
+                    print("[memwatch] the driver is still running without that node: stopping the run's process tree",
+                          file=sys.stderr)
+                    stopped_for_lost_node = True
+                    stop_tree(handle)
+                    child.wait()
+                    break
             if has_gpu:
                 peak_gpu = max([peak_gpu, *(gpu_used_bytes() or [])])
             try:
@@ -187,10 +325,18 @@ def main(argv: list[str] | None = None) -> int:
     }
     if has_gpu:
         result["peak_gpu_used_gib"] = round(peak_gpu / GIB, 2)  # the busiest GPU, all its processes
+    failed = stopped_for_lost_node or (child is not None and child.returncode != 0)
+    if nodes is not None:
+        if failed and not stopped_by:
+            nodes.poll(probe=True)  # the driver may have failed before the GCS declared the node dead
+        result["lost_ray_nodes"] = list(nodes.lost.values())
     atomic_write_text(args.out, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result), file=sys.stderr)
     if stopped_by:
         return 128 + stopped_by
+    if nodes is not None and nodes.lost and failed:
+        print(node_loss_error(list(nodes.lost.values()), args.checkpoints), file=sys.stderr)
+        return child.returncode if child is not None and child.returncode > 0 else 1
     return child.returncode if child else 0
 
 

@@ -198,8 +198,11 @@ kk_run_stage() {
   set +e
   # memwatch samples the whole process tree (Ray workers, vLLM) into memory.json, and stops that tree
   # when it gets a stop signal or this shell dies.  It runs in the background so that a SIGTERM/Ctrl-C
-  # reaches the trap at once (bash defers traps until a foreground command ends).
-  "$PYTHON" -m launcher.memwatch --out "$out/memory.json" -- \
+  # reaches the trap at once (bash defers traps until a foreground command ends).  On an existing
+  # cluster it also watches the nodes: a run that loses one ends with an error line naming the node and
+  # the checkpoint a restart resumes from (veRL's resume_mode=auto reads $out/checkpoints).
+  "$PYTHON" -m launcher.memwatch --out "$out/memory.json" \
+    ${RAY_ADDRESS:+--ray-address "$RAY_ADDRESS" --checkpoints "$out/checkpoints"} -- \
     "$PYTHON" -m verl.trainer.main_ppo "${overrides[@]}" > >(tee -a "$out/train.log") 2>&1 &
   KK_LAUNCH_PID=$!
   trap 'kk_stop_launch TERM' TERM

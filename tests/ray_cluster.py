@@ -47,6 +47,8 @@ class LocalCluster:
         self.port = free_port()
         self.address = ""  # host:port as the head announces it ("To add another node ... --address='...'")
         self.procs: list[subprocess.Popen] = []
+        self.node_manager_ports: list[int] = []  # each node's raylet, as Ray's node table lists it
+        self.killed: set[int] = set()  # nodes stopped on purpose (kill_node), no longer waited for
 
     def _env(self) -> dict[str, str]:
         env = {k: os.environ[k] for k in BARE_ENV_KEYS if k in os.environ}
@@ -57,9 +59,10 @@ class LocalCluster:
         return launch_group.marked_env(env)
 
     def _start_node(self, head: bool) -> subprocess.Popen:
+        self.node_manager_ports.append(free_port())
         args = [str(RAY), "start", "--block", f"--num-gpus={self.gpus}", f"--num-cpus={self.cpus}",
                 f"--temp-dir={self.temp_dir}", "--disable-usage-stats",
-                f"--node-manager-port={free_port()}", f"--object-manager-port={free_port()}",
+                f"--node-manager-port={self.node_manager_ports[-1]}", f"--object-manager-port={free_port()}",
                 f"--dashboard-agent-listen-port={free_port()}", f"--dashboard-agent-grpc-port={free_port()}",
                 f"--metrics-export-port={free_port()}", f"--runtime-env-agent-port={free_port()}",
                 "--object-store-memory=300000000"]
@@ -101,7 +104,7 @@ class LocalCluster:
 
     def add_node(self, timeout_s: float = 120) -> None:
         self._start_node(head=False)
-        self.nodes = len(self.procs)
+        self.nodes = len(self.procs) - len(self.killed)
         self._wait(lambda: self.alive_nodes() >= self.nodes, timeout_s, f"{self.nodes} nodes")
 
     def markers(self) -> list[str]:
@@ -110,7 +113,7 @@ class LocalCluster:
     def _wait(self, ready, timeout_s: float, what: str) -> None:
         deadline = time.monotonic() + launch_group.timeout_s(timeout_s)
         while time.monotonic() < deadline:
-            if any(p.poll() is not None for p in self.procs):
+            if any(p.poll() is not None for i, p in enumerate(self.procs) if i not in self.killed):
                 break
             if ready():
                 return
@@ -122,6 +125,7 @@ class LocalCluster:
     def kill_node(self, index: int) -> None:
         """SIGKILL one node: its ``ray start``, raylet and workers (the head's GCS stays up for index > 0)."""
         proc = self.procs[index]
+        self.killed.add(index)
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:

@@ -71,3 +71,19 @@ def test_parent_killed_stops_the_tree(tmp_path):
         assert wait_for(lambda: not marked_alive(proc.kk_marker), 30), marked_alive(proc.kk_marker)
     finally:
         launch_group.stop(proc)
+
+
+def test_node_loss_error_names_the_checkpoint_a_restart_resumes_from(tmp_path):
+    """veRL's resume_mode=auto resumes from the step its tracker file names, not from the newest folder."""
+    from launcher.chain import TRACKER_FILE
+    from launcher.memwatch import node_loss_error
+
+    lost = ["node 0123abcd at 10.0.0.2:41000: health check failed"]
+    checkpoints = tmp_path / "checkpoints"
+    assert node_loss_error(lost, checkpoints) == (
+        "error: a Ray node died during the run (node 0123abcd at 10.0.0.2:41000: health check failed); "
+        f"restart with all nodes to start again (no checkpoint under {checkpoints} yet)")
+    for step in (1, 2):
+        (checkpoints / f"global_step_{step}").mkdir(parents=True)
+    (checkpoints / TRACKER_FILE).write_text("1\n")  # step 2's save had not completed
+    assert node_loss_error(lost, checkpoints).endswith(f"restart with all nodes to resume from {checkpoints / 'global_step_1'}")

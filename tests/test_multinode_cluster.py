@@ -7,14 +7,25 @@ them through the job's runtime environment (``recipes.runtime_env_overrides``).
    (veRL's placement-group wait would not end).
 2. A second node joins; stage 1 (MODEL=tiny, 2 steps) runs across both: the actor/rollout workers and the
    vLLM servers are placed on both nodes (Ray's GCS actor table), and its outputs are complete.
-3. Stage 2 chains from stage 1's checkpoint on the same cluster.
-4. Nothing of the launches is left running, and the cluster is stopped by its own process groups.
+3. Stage 2 (2 steps, a checkpoint each) chains from stage 1's checkpoint on the same cluster. Once its
+   step-1 checkpoint is on disk, the second node is killed (SIGKILL to its ``ray start`` process group:
+   raylet, object store, workers, vLLM). The launch stops by itself with one ``error:`` line naming the
+   lost node and the checkpoint to resume from (``launcher/memwatch.py`` watches the cluster's nodes),
+   and leaves no process behind.
+4. A new node joins; the same stage-2 launch resumes from that checkpoint (veRL's ``resume_mode=auto``)
+   and completes. The chaining and the resume are shown by the same two launches.
+5. The bound on a hang: a plain Ray driver that does not fail when its second node dies (it waits on its
+   head-node actor only) runs under memwatch with a 5 s grace; the node is killed, and memwatch stops it
+   with the same one line.
+6. Nothing of the launches is left running, and the cluster is stopped by its own process groups.
 """
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -35,9 +46,90 @@ print(json.dumps({{"nodes": nodes, "actors": actors}}))
 """
 
 
+# A driver that does not fail when a node dies (as one blocked in a collective with a vanished machine
+# would not): one actor per node, then it waits on the head-node actor only.
+HANGING_DRIVER = """
+import sys, time, ray
+ray.init(address=sys.argv[1], log_to_driver=False)
+@ray.remote(num_gpus=1)
+class Node:
+    def id(self):
+        return ray.get_runtime_context().get_node_id()
+    def block(self):
+        time.sleep(3600)
+actors = [Node.remote() for _ in range(2)]
+nodes = ray.get([a.id.remote() for a in actors])
+print("READY", flush=True)
+ray.get([a.block.remote() for a, n in zip(actors, nodes) if n == ray.get_runtime_context().get_node_id()])
+"""
+HANG_GRACE_S = 5
+
+
+def hanging_driver_on_a_lost_node(cluster: LocalCluster, node: int, work: Path, timings: dict) -> dict:
+    """The hanging driver under memwatch (grace HANG_GRACE_S); ``node`` is killed once its actors run."""
+    log = work / "hanging_driver.out"
+    python = str(REPO_ROOT / ".venv/bin/python")
+    command = [python, "-m", "launcher.memwatch", "--out", str(work / "hanging_driver.json"), "--interval", "1",
+               "--ray-address", cluster.address, "--node-loss-grace", str(HANG_GRACE_S),
+               "--", python, "-c", HANGING_DRIVER, cluster.address]
+    with open(log, "w") as out:
+        proc = launch_group.start(command, {**os.environ, "PYTHONPATH": str(REPO_ROOT)}, cwd=REPO_ROOT,
+                                  stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: proc.poll() is not None or "READY" in log.read_text(), 120)
+        ready = "READY" in log.read_text()
+        time.sleep(3)  # memwatch learns the run's nodes from the actor table at its polls (every 1 s here)
+        killed_at = time.monotonic()
+        cluster.kill_node(node)
+        try:
+            proc.wait(timeout=launch_group.timeout_s(180))
+        except subprocess.TimeoutExpired:
+            pass
+        timings["hanging_driver_kill_to_end_s"] = time.monotonic() - killed_at
+        left = not wait_for(lambda: not marked_alive(proc.kk_marker), 30)
+        leftovers = [" ".join(p.cmdline())[:100] for p in marked_alive(proc.kk_marker)] if left else []
+    finally:
+        launch_group.stop(proc)
+    return {"ready": ready, "returncode": proc.returncode, "output": log.read_text(), "leftovers": leftovers,
+            "port": cluster.node_manager_ports[node]}
+
+
 def launch(script: str, env: dict) -> subprocess.CompletedProcess:
     return launch_group.run(["bash", f"run_scripts/{script}"], cwd=REPO_ROOT, env=env,
                             timeout=launch_group.timeout_s(launch_group.TINY_LAUNCH_S))
+
+
+def launch_and_kill_node(script: str, env: dict, cluster: LocalCluster, node: int, tracker: Path,
+                         timings: dict, logs: Path) -> dict:
+    """Launch ``script``; once ``tracker`` names step 1, kill ``node``; wait (bounded) for the launch to end."""
+    logs.mkdir(exist_ok=True)
+    with open(logs / "stdout", "w") as out, open(logs / "stderr", "w") as err:
+        proc = launch_group.start(["bash", f"run_scripts/{script}"], env, cwd=REPO_ROOT, stdout=out, stderr=err)
+    try:
+        deadline = time.monotonic() + launch_group.timeout_s(launch_group.TINY_LAUNCH_S)
+        while time.monotonic() < deadline and proc.poll() is None:
+            if tracker.is_file() and tracker.read_text().strip() == "1":
+                break  # step 1 is checkpointed; step 2 has not finished
+            time.sleep(0.2)
+        killed_mid_run = proc.poll() is None
+        killed_at = time.monotonic()
+        cluster.kill_node(node)
+        try:
+            # the bound: memwatch stops a driver that outlives the node by its grace (60 s) plus the stop
+            proc.wait(timeout=launch_group.timeout_s(600))
+            ended = True
+        except subprocess.TimeoutExpired:
+            ended = False
+        timings["node_kill_to_launch_end_s"] = time.monotonic() - killed_at
+        # what the launch leaves: processes carrying its marker (driver, head-node workers and vLLM
+        # through the runtime environment, and whatever of the killed node's outlived its process group)
+        left = not wait_for(lambda: not marked_alive(proc.kk_marker), 60)
+        leftovers = [" ".join(p.cmdline())[:100] for p in marked_alive(proc.kk_marker)] if left else []
+    finally:
+        launch_group.stop(proc)
+    return {"killed_mid_run": killed_mid_run, "ended": ended, "returncode": proc.returncode,
+            "stdout": (logs / "stdout").read_text(), "stderr": (logs / "stderr").read_text(),
+            "leftovers": leftovers}
 
 
 @pytest.fixture(scope="module")
@@ -61,17 +153,29 @@ def cluster_runs(tmp_path_factory):
                                    capture_output=True, text=True, timeout=120, cwd="/tmp")
         # Ray ends a finished job's workers itself; they carried the launch's marker (runtime env)
         stage1_leftovers = not wait_for(lambda: not marked_alive(env1[launch_group.MARKER]), 60)
-        env2 = stage_env(work, TOTAL_STEPS="1", SAVE_FREQ="1", LR="0", **common)
+        stage2_dir = work / "runs" / "chain" / "stage2_hightemp"
+        env2 = stage_env(work, TOTAL_STEPS="2", SAVE_FREQ="1", LR="0", **common)
         t0 = time.monotonic()
-        stage2 = launch("stage2_hightemp.sh", env2)
-        timings["stage2_s"] = time.monotonic() - t0
+        killed = launch_and_kill_node("stage2_hightemp.sh", launch_group.marked_env(env2), cluster, 1,
+                                      stage2_dir / "checkpoints" / "latest_checkpointed_iteration.txt",
+                                      timings, work / "stage2_killed")
+        timings["stage2_killed_s"] = time.monotonic() - t0
+        killed_port = cluster.node_manager_ports[1]
+        t0 = time.monotonic()
+        cluster.add_node()
+        timings["add_node_s"] = time.monotonic() - t0
+        resumed_at = time.time()
+        t0 = time.monotonic()
+        stage2 = launch("stage2_hightemp.sh", {**env2, "VERL_LOGGING_LEVEL": "INFO"})
+        timings["stage2_resumed_s"] = time.monotonic() - t0
+        hanging = hanging_driver_on_a_lost_node(cluster, len(cluster.procs) - 1, work, timings)
         markers = cluster.markers()
     cluster_leftovers = [p.pid for m in markers for p in marked_alive(m)]
     print("multi-node timings:", {k: round(v, 1) for k, v in timings.items()})
-    return {"work": work, "one_node": one_node, "verl_started_on_one_node": verl_started_on_one_node, "stage1": stage1, "placement": placement, "stage2": stage2,
+    return {"work": work, "one_node": one_node, "verl_started_on_one_node": verl_started_on_one_node, "stage1": stage1, "placement": placement,
+            "stage2_killed": killed, "killed_port": killed_port, "hanging": hanging, "resumed_at": resumed_at, "stage2": stage2,
             "stage1_leftovers": stage1_leftovers, "cluster_leftovers": cluster_leftovers,
-            "stage1_dir": work / "runs" / "chain" / "stage1_warmup",
-            "stage2_dir": work / "runs" / "chain" / "stage2_hightemp"}
+            "stage1_dir": work / "runs" / "chain" / "stage1_warmup", "stage2_dir": stage2_dir}
 
 
 def test_two_nodes_needed_on_a_one_node_cluster_is_one_error_line(cluster_runs):
@@ -115,11 +219,52 @@ def test_stage1_outputs_are_complete(cluster_runs):
 
 
 def test_stage2_chains_from_stage1_on_the_cluster(cluster_runs):
+    killed, stage2 = cluster_runs["stage2_killed"], cluster_runs["stage2"]
+    for launch_output in (killed["stdout"] + killed["stderr"], stage2.stdout + stage2.stderr):
+        assert str(cluster_runs["stage1_dir"] / "checkpoints") in launch_output
+
+
+def test_a_killed_node_stops_the_launch_with_one_error_line(cluster_runs):
+    killed = cluster_runs["stage2_killed"]
+    output = killed["stdout"] + killed["stderr"]
+    assert killed["killed_mid_run"], "stage 2 ended before its node could be killed: " + output[-3000:]
+    assert killed["ended"], "the launch still ran 10 minutes after its node was killed: " + output[-3000:]
+    assert killed["returncode"] not in (0, None), output[-3000:]
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, output[-5000:]
+    line = errors[0]
+    resume_from = cluster_runs["stage2_dir"] / "checkpoints" / "global_step_1"
+    assert line.startswith("error: a Ray node died during the run (node "), line
+    assert f":{cluster_runs['killed_port']}: " in line, line  # the killed node's raylet
+    assert line.endswith(f"restart with all nodes to resume from {resume_from}"), line
+    assert killed["leftovers"] == [], "processes of the killed launch still run"
+
+
+def test_a_restart_with_both_nodes_resumes_from_the_checkpoint(cluster_runs):
     stage2 = cluster_runs["stage2"]
     assert stage2.returncode == 0, stage2.stdout[-4000:] + stage2.stderr[-4000:]
-    assert str(cluster_runs["stage1_dir"] / "checkpoints") in stage2.stdout + stage2.stderr
-    assert (cluster_runs["stage2_dir"] / "COMPLETED").is_file()
+    out = cluster_runs["stage2_dir"]
+    assert "Resuming from" in stage2.stdout and "global_step_1" in stage2.stdout, stage2.stdout[-3000:]
+    # step 2 ran in the restart (its rollout dump is newer), step 1 was not redone
+    step1_dump = out / "rollouts" / "1.jsonl"  # written after the checkpoint, so it may not exist
+    assert not step1_dump.exists() or step1_dump.stat().st_mtime < cluster_runs["resumed_at"]
+    assert (out / "rollouts" / "2.jsonl").stat().st_mtime > cluster_runs["resumed_at"]
+    hf = out / "checkpoints" / "global_step_2" / "actor" / "huggingface"
+    assert any(hf.glob("*.safetensors")), list(hf.iterdir())
+    assert (out / "COMPLETED").is_file()
 
 
 def test_the_cluster_left_nothing_behind(cluster_runs):
     assert cluster_runs["cluster_leftovers"] == []
+
+
+def test_a_driver_that_outlives_its_lost_node_is_stopped(cluster_runs):
+    """The bound on a driver that does not fail by itself: memwatch stops it after its grace."""
+    hanging = cluster_runs["hanging"]
+    output = hanging["output"]
+    assert hanging["ready"], output[-3000:]
+    assert hanging["returncode"] == 1, output[-3000:]
+    assert "the driver is still running without that node: stopping the run's process tree" in output, output[-3000:]
+    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and f":{hanging['port']}: " in errors[0], output[-3000:]
+    assert hanging["leftovers"] == []
