@@ -31,7 +31,7 @@ import pytest
 
 import launch_group
 from ray_cluster import REPO_ROOT, LocalCluster
-from test_stage_chaining import build_small_data, stage_env
+from test_stage_chaining import build_small_data, stage_env, until_checkpointed
 from test_launcher_memwatch import marked_alive, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -106,12 +106,7 @@ def launch_and_kill_node(script: str, env: dict, cluster: LocalCluster, node: in
     with open(logs / "stdout", "w") as out, open(logs / "stderr", "w") as err:
         proc = launch_group.start(["bash", f"run_scripts/{script}"], env, cwd=REPO_ROOT, stdout=out, stderr=err)
     try:
-        deadline = time.monotonic() + launch_group.timeout_s(launch_group.TINY_LAUNCH_S)
-        while time.monotonic() < deadline and proc.poll() is None:
-            if tracker.is_file() and tracker.read_text().strip() == "1":
-                break  # step 1 is checkpointed; step 2 has not finished
-            time.sleep(0.2)
-        killed_mid_run = proc.poll() is None
+        killed_mid_run = until_checkpointed(proc, tracker, step=1)
         killed_at = time.monotonic()
         cluster.kill_node(node)
         try:

@@ -56,6 +56,16 @@ def build_small_data(work: Path) -> None:
     )
 
 
+def until_checkpointed(proc: subprocess.Popen, tracker: Path, step: int) -> bool:
+    """Wait (bounded) until veRL's ``tracker`` file names ``step`` or the launch ends; True if it still runs."""
+    deadline = time.monotonic() + launch_group.timeout_s(launch_group.TINY_LAUNCH_S)
+    while time.monotonic() < deadline and proc.poll() is None:
+        if tracker.is_file() and tracker.read_text().strip() == str(step):
+            break  # the step is checkpointed; the next has not finished
+        time.sleep(0.2)
+    return proc.poll() is None
+
+
 @pytest.fixture(scope="module")
 def chained_runs(tmp_path_factory):
     work = tmp_path_factory.mktemp("chain")
@@ -68,13 +78,7 @@ def chained_runs(tmp_path_factory):
     # First attempt: killed as soon as step 1's checkpoint is complete.
     first = launch_group.start(["bash", "run_scripts/stage1_warmup.sh"], killed_env, cwd=REPO_ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    tracker = stage1 / "checkpoints" / "latest_checkpointed_iteration.txt"
-    deadline = time.monotonic() + launch_group.timeout_s(launch_group.TINY_LAUNCH_S)
-    while time.monotonic() < deadline and first.poll() is None:
-        if tracker.is_file() and tracker.read_text().strip() == "1":
-            break  # step 1 is checkpointed; step 2 has not finished
-        time.sleep(0.2)
-    killed = first.poll() is None
+    killed = until_checkpointed(first, stage1 / "checkpoints" / "latest_checkpointed_iteration.txt", step=1)
     launch_group.stop(first)  # SIGKILL skips Ray's clean-up: its processes go by the launch's marker
     shutil.rmtree(ray_tmp, ignore_errors=True)  # nor does Ray remove its session folder
 
