@@ -16,7 +16,7 @@ import pytest
 import launch_group
 from ray_cluster import REPO_ROOT
 from test_launcher_memwatch import marked_alive, wait_for
-from test_stage_chaining import build_small_data, stage_env
+from tiny_runs import build_small_data, stage_env
 
 pytestmark = pytest.mark.e2e
 

@@ -2,7 +2,7 @@
 
 Nothing here starts Ray: the dry run composes and validates veRL's config, and
 every bad input is caught by the preflight checks before Ray would start.  The
-real GRPO runs (chaining, resume) are in tests/test_stage_chaining.py.
+real GRPO runs (chaining, resume) are in tests/test_multinode_cluster.py.
 """
 
 from __future__ import annotations
