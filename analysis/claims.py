@@ -290,17 +290,64 @@ class ClaimAnalysis:
         return [(c.start, c.end) for c, ok, _ in self.claims if ok is False]
 
 
+# What every group claim ("Zoey, Bob and Max are knights") starts with right after the first name: a
+# comma (one more name, or ", and"), or "and" between spaces.
+_GROUP_START = re.compile(r"\s*,|\s+and\s")
+
+
+@lru_cache(maxsize=4096)
+def _compiled(source: str) -> re.Pattern[str]:
+    return re.compile(source)
+
+
 @dataclass(frozen=True)
 class _Patterns:
     names: tuple[str, ...]
     single: re.Pattern[str]  # matched right after a name
-    group: re.Pattern[str]  # "Zoey, Bob and Max are knights", matched right after the first name
-    name_finder: re.Pattern[str]
+    # "Zoey, Bob and Max are knights", matched right after the first name, and the names in it: sources,
+    # compiled on first use (see group_match)
+    group_source: str
+    name_source: str
     index: dict[str, int]
     truthful_words: frozenset[str]
     chinese: re.Pattern[str] | None
     # Every name at once, when no two accepted name occurrences can overlap (see _patterns); else None.
     occurrences: re.Pattern[str] | None = None
+
+    def group_match(self, think: str, end: int) -> re.Match[str] | None:
+        """The group claim starting right after a name that ends at ``end``, or None.
+
+        Most names are followed by neither a comma nor "and", and a think's puzzle is new to the
+        process more often than not: the group regex (~0.6 ms to compile) is compiled only when
+        :data:`_GROUP_START`, which every group claim starts with, matches.
+        """
+        if _GROUP_START.match(think, end) is None:
+            return None
+        return _compiled(self.group_source).match(think, end)
+
+    @property
+    def name_finder(self) -> re.Pattern[str]:
+        return _compiled(self.name_source)
+
+
+@lru_cache(maxsize=64)
+def _role_patterns(truthful: str, lying: str) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
+    """The name-independent claim forms: the single claim after a name, the Chinese one.
+
+    Cached apart from :func:`_patterns`, which compiles per puzzle (re's own cache of 512 patterns
+    would drop them after a few hundred puzzles).
+    """
+    role_words = "|".join(re.escape(w) for w in sorted({truthful, lying}, key=len, reverse=True))
+    role = rf"(?i:(?:an?\s+|the\s+)?(?P<role>{role_words})(?:s|es)?\b)"
+    truth = "|".join(re.escape(t) for t in sorted(_EN_TRUTH, key=len, reverse=True))
+    single = re.compile(rf"\s+(?:(?P<link>{_EN_LINK}){_EN_ADVERBS}\s+{role}|(?P<truth>{truth})\b)")
+    chinese = None
+    if (truthful, lying) == ("knight", "knave"):
+        zh_roles = "|".join(ZH_TRUTHFUL + ZH_LYING)
+        zh_truth = "|".join(sorted(_ZH_TRUTH, key=len, reverse=True))
+        chinese = re.compile(rf"\s*(?:{_ZH_MODS}\s*(?P<neg>不|并不|不可能|不会|不能)?\s*是\s*"
+                             rf"(?:一个|一名|一位|个|名)?\s*(?P<zrole>{zh_roles})|(?P<ztruth>{zh_truth}))")
+    return single, chinese
 
 
 @lru_cache(maxsize=4096)
@@ -308,30 +355,22 @@ def _patterns(names: tuple[str, ...], roles: tuple[str, str]) -> _Patterns:
     name_alt = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
     truthful, lying = (r.lower() for r in roles)
     role_words = "|".join(re.escape(w) for w in sorted({truthful, lying}, key=len, reverse=True))
-    role = rf"(?i:(?:an?\s+|the\s+)?(?P<role>{role_words})(?:s|es)?\b)"
-    truth = "|".join(re.escape(t) for t in sorted(_EN_TRUTH, key=len, reverse=True))
-    single_regex = rf"\s+(?:(?P<link>{_EN_LINK}){_EN_ADVERBS}\s+{role}|(?P<truth>{truth})\b)"
-    single = re.compile(single_regex)
+    single, chinese = _role_patterns(truthful, lying)
     names_plain = rf"(?<![\w'’])(?:{name_alt})(?![\w'’])"
-    group = re.compile(rf"(?:\s*,\s*{names_plain})*,?\s+and\s+{names_plain}\s+"
-                       rf"(?P<glink>are|must be|must both be|are both|are all|would be|would both be|were)"
-                       rf"(?:\s+(?:both|all))?\s+(?i:(?P<grole>{role_words})s?)\b")
-    chinese = None
-    if (truthful, lying) == ("knight", "knave"):
-        zh_roles = "|".join(ZH_TRUTHFUL + ZH_LYING)
-        zh_truth = "|".join(sorted(_ZH_TRUTH, key=len, reverse=True))
-        chinese = re.compile(rf"\s*(?:{_ZH_MODS}\s*(?P<neg>不|并不|不可能|不会|不能)?\s*是\s*"
-                             rf"(?:一个|一名|一位|个|名)?\s*(?P<zrole>{zh_roles})|(?P<ztruth>{zh_truth}))")
+    group = (rf"(?:\s*,\s*{names_plain})*,?\s+and\s+{names_plain}\s+"
+             rf"(?P<glink>are|must be|must both be|are both|are all|would be|would both be|were)"
+             rf"(?:\s+(?:both|all))?\s+(?i:(?P<grole>{role_words})s?)\b")
     # One regex scan finds the same name occurrences as one str.find loop per name when names are ASCII
     # words and none contains another: an accepted occurrence then holds no other accepted one.
     # (No lookbehind in it: a leading one makes the engine try every position, ~5x slower.)
     occurrences = None
     if all(set(n) <= _ASCII_WORD for n in names) and not any(
             a in b for i, a in enumerate(names) for j, b in enumerate(names) if i != j):
-        # "single" matched in the same scan (a lookahead, so names inside a claim are still scanned;
-        # the empty alternative keeps names without one)
-        occurrences = re.compile(rf"(?:{name_alt})(?![A-Za-z0-9'’])(?=(?P<single>{single_regex})|)")
-    return _Patterns(names, single, group, re.compile(names_plain), {n: i for i, n in enumerate(names)},
+        # "single" is matched after each name by its own (shared) regex: embedding it here as a lookahead
+        # saves a call per name but costs ~1.3 ms to compile per puzzle, more than the calls on the
+        # ~12 sampled responses a step file has per puzzle.
+        occurrences = re.compile(rf"(?:{name_alt})(?![A-Za-z0-9'’])")
+    return _Patterns(names, single, group, names_plain, {n: i for i, n in enumerate(names)},
                      frozenset({truthful}), chinese, occurrences)
 
 
@@ -360,7 +399,7 @@ def _raw_claims(think: str, pats: _Patterns) -> list[Claim]:
                             truthful = not truthful
                     found.append(Claim(position, m.end(), person, truthful))
                 else:
-                    g = pats.group.match(think, end)
+                    g = pats.group_match(think, end)
                     if g is not None:
                         truthful = g.group("grole").lower() in pats.truthful_words
                         found.append(Claim(position, g.end(), person, truthful))
@@ -395,16 +434,18 @@ def _raw_claims_english(think: str, pats: _Patterns) -> list[Claim]:
     found: list[Claim] = []
     append = found.append
     index = pats.index
-    group = pats.group.match
+    group = pats.group_match
     truthful_words = pats.truthful_words
+    single = pats.single.match
     for occurrence in pats.occurrences.finditer(think):  # type: ignore[union-attr]
-        position, end = occurrence.span()  # the name (the lookahead adds nothing)
+        position, end = occurrence.span()  # the name
         if position and think[position - 1] in _ASCII_WORD:
             continue  # "McZoey" ("Zoey's", "Bobby": rejected by the pattern)
         person = index[think[position:end]]
-        if occurrence.start("single") >= 0:
-            append(Claim(position, occurrence.end("single"), person,
-                         _single_truthful(*occurrence.group("link", "role", "truth"), truthful_words)))
+        m = single(think, end)
+        if m is not None:
+            append(Claim(position, m.end(), person,
+                         _single_truthful(*m.group("link", "role", "truth"), truthful_words)))
             continue
         g = group(think, end)
         if g is not None:

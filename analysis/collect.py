@@ -72,12 +72,25 @@ def _init_worker(tokenizer: str | None) -> None:
     _WORKER_COUNTER = make_counter(tokenizer)
 
 
-def _compute_in_worker(path: str, options: FeatureOptions, cache_dir: str, key: CacheKey) -> tuple[str, pd.DataFrame, list[str]]:
+def _compute_in_worker(path: str, options: FeatureOptions, cache_dir: str, key: CacheKey) -> tuple[str, pa.Table | None, list[str]]:
     assert _WORKER_COUNTER is not None, "worker not initialised"
-    result = features_of_file(path, _WORKER_COUNTER, options)
-    if len(result.frame):
-        FeatureCache(cache_dir).store(key, result.frame, result.warnings)
-    return path, result.frame, result.warnings
+    table, warnings = _compute_and_store(Path(path), _WORKER_COUNTER, options, FeatureCache(cache_dir), key)
+    return path, table, warnings
+
+
+def _compute_and_store(path: Path, counter: LengthCounter, options: FeatureOptions, cache: FeatureCache,
+                       key: CacheKey) -> tuple[pa.Table | None, list[str]]:
+    """One file's features as an Arrow table (None when it has no usable row), stored in the cache.
+
+    The table is converted from the frame once, here (in the worker when there is a pool): the cache
+    entry and the run's concatenated frame both use it.
+    """
+    result = features_of_file(path, counter, options)
+    if not len(result.frame):
+        return None, result.warnings
+    table = pa.Table.from_pandas(result.frame, preserve_index=False)
+    cache.store(key, result.frame, result.warnings, table=table)
+    return table, result.warnings
 
 
 def collect_features(
@@ -115,14 +128,13 @@ def collect_features(
             continue
         hit = cache.load(key)
         if hit is None:  # vanished or unreadable since has(): compute it here
-            result = features_of_file(path, counter, options)
-            computed[path] = (result.frame, result.warnings)
+            computed[path] = _compute_and_store(path, counter, options, cache, key)
         else:
             tables[path], warnings_by_file[path] = hit
-    for path, (frame, warnings) in computed.items():
+    for path, (table, warnings) in computed.items():
         warnings_by_file[path] = warnings
-        if len(frame):
-            tables[path] = pa.Table.from_pandas(frame, preserve_index=False)
+        if table is not None:
+            tables[path] = table
 
     ordered = [tables[path] for path in files if path in tables]
     frame = _concat(ordered)
@@ -145,18 +157,15 @@ def _compute_misses(
     options: FeatureOptions,
     workers: int,
     progress: bool,
-) -> dict[Path, tuple[pd.DataFrame, list[str]]]:
-    results: dict[Path, tuple[pd.DataFrame, list[str]]] = {}
+) -> dict[Path, tuple[pa.Table | None, list[str]]]:
+    results: dict[Path, tuple[pa.Table | None, list[str]]] = {}
     if not misses:
         return results
     bar = tqdm(total=len(misses), desc="features", unit="file", disable=not progress, leave=False)
     try:
         if workers <= 1 or len(misses) == 1:
             for path, key in misses:
-                result = features_of_file(path, counter, options)
-                if len(result.frame):
-                    cache.store(key, result.frame, result.warnings)
-                results[path] = (result.frame, result.warnings)
+                results[path] = _compute_and_store(path, counter, options, cache, key)
                 bar.update()
             return results
         # fork: workers inherit the imported modules (spawn/forkserver pay ~2-4 s
@@ -173,8 +182,8 @@ def _compute_misses(
         ) as pool:
             futures = [pool.submit(_compute_in_worker, str(path), options, str(cache.directory), key) for path, key in misses]
             for future in as_completed(futures):
-                path_str, frame, warnings = future.result()
-                results[Path(path_str)] = (frame, warnings)
+                path_str, table, warnings = future.result()
+                results[Path(path_str)] = (table, warnings)
                 bar.update()
     finally:
         bar.close()

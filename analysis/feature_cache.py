@@ -108,10 +108,14 @@ class FeatureCache:
         warnings = json.loads(metadata.get(_WARNINGS_KEY, b"[]"))
         return table, warnings
 
-    def store(self, key: CacheKey, frame: pd.DataFrame, warnings: list[str]) -> None:
-        """Write an entry atomically and drop older entries of the same dump file."""
+    def store(self, key: CacheKey, frame: pd.DataFrame, warnings: list[str], table: pa.Table | None = None) -> None:
+        """Write an entry atomically and drop older entries of the same dump file.
+
+        ``table``: ``frame`` already converted (``pa.Table.from_pandas(frame, preserve_index=False)``).
+        """
         self.directory.mkdir(parents=True, exist_ok=True)
-        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if table is None:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
         metadata = dict(table.schema.metadata or {})
         metadata[_WARNINGS_KEY] = json.dumps(warnings).encode()
         table = table.replace_schema_metadata(metadata)

@@ -108,18 +108,17 @@ class PoolMatcher:
 
     * one *trigger* regex per language holds every alternative of every pool,
       factored by first character (a branch that starts with a literal is
-      rejected with one comparison, and the engine skips positions whose
-      character starts no alternative); it finds each position where some
-      alternative matches, resuming one character later so no position is
-      skipped;
+      rejected with one comparison); it finds each position outside a word
+      where some alternative matches, resuming one character later so no
+      position is skipped (:class:`_Trigger`: with many first letters it is
+      tried only at word starts, after a non-word character);
     * at those few positions, the pools' own regexes for that first
       character are tried with ``match`` to say which pools match and where
       each match ends.
 
     Chinese alternatives are skipped for pure-ASCII text.  Matches of one pool
     never overlap (leftmost first, as scanning that pool alone would give);
-    different pools may match the same phrase.  The left word boundary of
-    English matches is checked in Python.
+    different pools may match the same phrase.
     """
 
     def __init__(self, pools: tuple["Pool", ...]) -> None:
@@ -138,28 +137,21 @@ class PoolMatcher:
                         (pool.name, re.compile(f"{first}(?:{'|'.join(tails)}){suffix}"))
                     )
                     triggers[lang].setdefault(first, []).extend(tails)
-        self._english = _trigger_regex(triggers["en"], "(?![a-z0-9])")
-        self._chinese = _trigger_regex(triggers["zh"], "")
+        self._english = _triggers(triggers["en"], "(?![a-z0-9])")
+        self._chinese = _triggers(triggers["zh"], "")
 
     def matches(self, lowered: str) -> list[tuple[str, int, int]]:
         """``(pool name, start, end)`` of every match in lower-cased text, by start."""
         found: list[tuple[str, int, int]] = []
-        triggers = (self._english,) if lowered.isascii() else (self._english, self._chinese)
+        by_first = self._by_first
+        triggers = self._english if lowered.isascii() else self._english + self._chinese
         for trigger in triggers:
-            if trigger is None:
-                continue
-            position = 0
-            search = trigger.search
-            while (hit := search(lowered, position)) is not None:
-                start = hit.start()
-                position = start + 1
-                if start and lowered[start] in _WORD_CHARS and lowered[start - 1] in _WORD_CHARS:
-                    continue  # inside a word, e.g. "await"
-                for name, regex in self._by_first[lowered[start]]:
+            for start in trigger.starts(lowered):
+                for name, regex in by_first[lowered[start]]:
                     match = regex.match(lowered, start)
                     if match is not None:
                         found.append((name, start, match.end()))
-        found.sort(key=lambda item: item[1])
+        found.sort(key=_START)
         return _drop_overlaps_within_pool(found)
 
     def counts(self, lowered: str) -> dict[str, int]:
@@ -170,10 +162,67 @@ class PoolMatcher:
         return result
 
 
-def _trigger_regex(by_first: dict[str, list[str]], suffix: str) -> re.Pattern[str] | None:
-    if not by_first:
-        return None
-    return re.compile("|".join(f"{first}(?:{'|'.join(tails)}){suffix}" for first, tails in by_first.items()))
+def _START(item: tuple[str, int, int]) -> int:
+    return item[1]
+
+
+# Below this many distinct first letters a plain trigger scan beats a word-start one: the plain scan
+# tries the regex at every letter that starts an alternative, the word-start scan at every non-word
+# character (about one in five); either finds the same positions.
+_WORD_START_SCAN_MIN_FIRSTS = 8
+
+
+class _Trigger:
+    """Finds every position where one of some pool alternatives matches, outside words.
+
+    A position inside a word ("wait" in "await") never starts a match: the
+    alternative's first character and the one before it are both ASCII letters or
+    digits.  Plain: the regex is tried at each position whose character starts an
+    alternative (``search`` resumed one character on), the word test done in Python.
+    Word start (alternatives that all begin with an ASCII letter or digit, many
+    first letters): the regex, prefixed by one non-word character, is tried only after
+    a space or punctuation, where the engine's first-character skip does the word test
+    in C; position 0 is tried on its own.  Both give the same positions, in order.
+    """
+
+    def __init__(self, alternatives: str, word_start: bool) -> None:
+        self.word_start = word_start
+        self.plain = re.compile(alternatives)
+        self.scan = re.compile(f"[^a-z0-9](?:{alternatives})") if word_start else self.plain
+
+    def starts(self, lowered: str) -> list[int]:
+        found: list[int] = []
+        search = self.scan.search
+        position = 0
+        if self.word_start:
+            if self.plain.match(lowered) is not None:
+                found.append(0)
+            while (hit := search(lowered, position)) is not None:
+                position = hit.start() + 1  # the alternative starts here; the next hit one later
+                found.append(position)
+            return found
+        while (hit := search(lowered, position)) is not None:
+            start = hit.start()
+            position = start + 1
+            if start and lowered[start] in _WORD_CHARS and lowered[start - 1] in _WORD_CHARS:
+                continue  # inside a word, e.g. "await"
+            found.append(start)
+        return found
+
+
+def _triggers(by_first: dict[str, list[str]], suffix: str) -> tuple[_Trigger, ...]:
+    """Trigger scans for one language's alternatives grouped by first character."""
+    def alternatives(firsts: list[str]) -> str:
+        return "|".join(f"{first}(?:{'|'.join(by_first[first])}){suffix}" for first in firsts)
+
+    word_firsts = [first for first in by_first if first in _WORD_CHARS]
+    other_firsts = [first for first in by_first if first not in _WORD_CHARS]
+    if len(word_firsts) < _WORD_START_SCAN_MIN_FIRSTS:
+        return (_Trigger(alternatives(list(by_first)), False),) if by_first else ()
+    triggers = [_Trigger(alternatives(word_firsts), True)]
+    if other_firsts:
+        triggers.append(_Trigger(alternatives(other_firsts), False))
+    return tuple(triggers)
 
 
 def _drop_overlaps_within_pool(found: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
