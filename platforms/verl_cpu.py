@@ -28,7 +28,9 @@ What this module does, and why each piece is needed (each has a test in
 * Patch 4, vLLM CPU linear layers: vLLM-CPU prepacks linear weights and drops
   the original ``Parameter`` (``remove_weight=True``), so veRL's per-step
   weight sync finds no ``weight_loader`` and fails.  On our platform the
-  weights are kept and plain ``F.linear`` is used.
+  weights are kept (vLLM's own dispatch with ``remove_weight=False``); its
+  oneDNN pre-packed copy is rebuilt from them by ``process_weights_after_loading``,
+  which veRL runs after every weight sync.
 
 Nothing here is active unless ``VERL_PLATFORM=cpu``: importing the module on
 a GPU machine registers the platform and does nothing else.
@@ -37,6 +39,7 @@ a GPU machine registers the platform and does nothing else.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.abc
 import importlib.metadata
 import importlib.util
@@ -280,14 +283,21 @@ def _patch_vllm_version() -> None:
     importlib.metadata.version = version
 
 
-def keep_weight_cpu_gemm(layer: torch.nn.Module, remove_weight: bool) -> None:
-    """vLLM-CPU GEMM dispatch that keeps ``layer.weight`` so weight sync can load into it."""
+def keep_weight_cpu_gemm(layer: torch.nn.Module, remove_weight: bool, *, dispatch: Callable) -> None:
+    """vLLM-CPU's own GEMM dispatch (``dispatch``), told to keep ``layer.weight`` so weight sync can load into it.
+
+    vLLM then still packs the weight for oneDNN where it can: a packed copy that does not see later loads,
+    but veRL runs vLLM's ``process_weights_after_loading`` after every weight sync, which dispatches again
+    and packs the new weights.  Plain ``torch.nn.functional.linear`` instead re-packs the weight inside MKL
+    on every call: in a py-spy profile of SmolLM2's generation that packing was a third of the time.
+    """
     del remove_weight  # always keep the weight: veRL reloads it every step
-    layer.cpu_linear = torch.nn.functional.linear
+    dispatch(layer, remove_weight=False)
 
 
 def _patch_vllm_layer_utils(module: types.ModuleType) -> None:
-    module.dispatch_cpu_unquantized_gemm = keep_weight_cpu_gemm
+    module.dispatch_cpu_unquantized_gemm = functools.partial(
+        keep_weight_cpu_gemm, dispatch=module.dispatch_cpu_unquantized_gemm)
 
 
 class _PostImportPatcher(importlib.abc.MetaPathFinder, importlib.abc.Loader):

