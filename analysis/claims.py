@@ -331,8 +331,9 @@ class _Patterns:
 
 
 @lru_cache(maxsize=64)
-def _role_patterns(truthful: str, lying: str) -> tuple[re.Pattern[str], re.Pattern[str] | None]:
-    """The name-independent claim forms: the single claim after a name, the Chinese one.
+def _role_patterns(truthful: str, lying: str) -> tuple[str, re.Pattern[str], re.Pattern[str] | None]:
+    """The role words as a regex alternation, and the name-independent claim forms: the single claim
+    after a name, the Chinese one.
 
     Cached apart from :func:`_patterns`, which compiles per puzzle (re's own cache of 512 patterns
     would drop them after a few hundred puzzles).
@@ -347,15 +348,14 @@ def _role_patterns(truthful: str, lying: str) -> tuple[re.Pattern[str], re.Patte
         zh_truth = "|".join(sorted(_ZH_TRUTH, key=len, reverse=True))
         chinese = re.compile(rf"\s*(?:{_ZH_MODS}\s*(?P<neg>不|并不|不可能|不会|不能)?\s*是\s*"
                              rf"(?:一个|一名|一位|个|名)?\s*(?P<zrole>{zh_roles})|(?P<ztruth>{zh_truth}))")
-    return single, chinese
+    return role_words, single, chinese
 
 
 @lru_cache(maxsize=4096)
 def _patterns(names: tuple[str, ...], roles: tuple[str, str]) -> _Patterns:
     name_alt = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
     truthful, lying = (r.lower() for r in roles)
-    role_words = "|".join(re.escape(w) for w in sorted({truthful, lying}, key=len, reverse=True))
-    single, chinese = _role_patterns(truthful, lying)
+    role_words, single, chinese = _role_patterns(truthful, lying)
     names_plain = rf"(?<![\w'’])(?:{name_alt})(?![\w'’])"
     group = (rf"(?:\s*,\s*{names_plain})*,?\s+and\s+{names_plain}\s+"
              rf"(?P<glink>are|must be|must both be|are both|are all|would be|would both be|were)"

@@ -89,7 +89,7 @@ def _compute_and_store(path: Path, counter: LengthCounter, options: FeatureOptio
     if not len(result.frame):
         return None, result.warnings
     table = pa.Table.from_pandas(result.frame, preserve_index=False)
-    cache.store(key, result.frame, result.warnings, table=table)
+    cache.store(key, table, result.warnings)
     return table, result.warnings
 
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -108,14 +107,9 @@ class FeatureCache:
         warnings = json.loads(metadata.get(_WARNINGS_KEY, b"[]"))
         return table, warnings
 
-    def store(self, key: CacheKey, frame: pd.DataFrame, warnings: list[str], table: pa.Table | None = None) -> None:
-        """Write an entry atomically and drop older entries of the same dump file.
-
-        ``table``: ``frame`` already converted (``pa.Table.from_pandas(frame, preserve_index=False)``).
-        """
+    def store(self, key: CacheKey, table: pa.Table, warnings: list[str]) -> None:
+        """Write an entry (a file's feature frame as Arrow) atomically and drop older entries of the same dump file."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        if table is None:
-            table = pa.Table.from_pandas(frame, preserve_index=False)
         metadata = dict(table.schema.metadata or {})
         metadata[_WARNINGS_KEY] = json.dumps(warnings).encode()
         table = table.replace_schema_metadata(metadata)

@@ -266,8 +266,12 @@ class WordCounter:
     unit = "words"
     cache_id = "words"
 
+    @staticmethod
+    def length(text: str) -> int:
+        return len(text.split())
+
     def lengths(self, texts: Sequence[str]) -> list[int]:
-        return [len(text.split()) for text in texts]
+        return [self.length(text) for text in texts]
 
 
 class TokenizerCounter:
@@ -565,7 +569,7 @@ def features_of_parsed(parsed: ParsedFile, counter: LengthCounter, options: Feat
     frame = _frame_of_rows(rows) if rows else empty_feature_frame()
     if rows:
         if type(counter) is WordCounter:  # the ASCII responses' words were counted by _repetition
-            lengths = [len(text.split()) if count is None else count for count, text in zip(words, outputs)]
+            lengths = [counter.length(text) if count is None else count for count, text in zip(words, outputs)]
         else:
             lengths = counter.lengths(outputs)
         frame["length"] = pd.Series(lengths, dtype="int64")

@@ -134,8 +134,7 @@ def test_the_gpu_overrides_reached_veRL(gpu_path_run):
 
 def test_steps_trained_with_several_micro_batches(gpu_path_run):
     _, out, _ = gpu_path_run
-    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    steps = {row["step"]: row["data"] for row in rows if row.get("step") is not None}
+    steps = {row["step"]: row["data"] for row in _rows(out / "metrics.jsonl") if row.get("step") is not None}
     assert sorted(steps) == list(range(1, STEPS + 1))
     for data in steps.values():
         # a step of BATCH x N sequences holds more tokens than one micro-batch's budget
