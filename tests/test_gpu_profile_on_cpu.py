@@ -27,6 +27,7 @@ from pathlib import Path
 import launch_group
 import pytest
 import yaml
+from tiny_runs import jsonl_rows
 
 from analysis.features import is_think_prefilled
 from reward_fns.kk import compute_score
@@ -71,14 +72,10 @@ def test_run_completes(gpu_path_run):
     assert sorted(p.name for p in (out / "checkpoints").glob("global_step_*")) == [f"global_step_{STEPS}"]
 
 
-def _rows(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def test_rollout_dump_per_step_rescored_by_our_reward(gpu_path_run):
     _, out, _ = gpu_path_run
     for step in range(1, STEPS + 1):
-        rows = _rows(out / "rollouts" / f"{step}.jsonl")
+        rows = jsonl_rows(out / "rollouts" / f"{step}.jsonl")
         assert len(rows) == BATCH * N
         # the prefill chat template was applied: every prompt opens the think block
         assert all(is_think_prefilled(row["input"]) for row in rows)
@@ -93,7 +90,7 @@ def test_rollout_dump_per_step_rescored_by_our_reward(gpu_path_run):
 
 def test_validation_metrics_for_each_reward_key(gpu_path_run):
     _, out, _ = gpu_path_run
-    records = _rows(out / "metrics.jsonl")
+    records = jsonl_rows(out / "metrics.jsonl")
     assert [r["step"] for r in records if "training/global_step" in r["data"]] == list(range(1, STEPS + 1))
     val_keys = {k for r in records for k in r["data"] if k.startswith("val-")}
     for key in REWARD_KEYS:
@@ -134,7 +131,7 @@ def test_the_gpu_overrides_reached_veRL(gpu_path_run):
 
 def test_steps_trained_with_several_micro_batches(gpu_path_run):
     _, out, _ = gpu_path_run
-    steps = {row["step"]: row["data"] for row in _rows(out / "metrics.jsonl") if row.get("step") is not None}
+    steps = {row["step"]: row["data"] for row in jsonl_rows(out / "metrics.jsonl") if row.get("step") is not None}
     assert sorted(steps) == list(range(1, STEPS + 1))
     for data in steps.values():
         # a step of BATCH x N sequences holds more tokens than one micro-batch's budget

@@ -61,6 +61,11 @@ def until_checkpointed(proc: subprocess.Popen, tracker: Path, step: int) -> bool
     return proc.poll() is None
 
 
+def jsonl_rows(path: Path) -> list[dict]:
+    """The records of a JSON-lines file a launch wrote (metrics, rollout dumps); blank lines skipped."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def logged_steps(stage_dir: Path) -> tuple[list[int], list[int]]:
     """(steps the killed attempt logged, kept aside as ``metrics.1.jsonl``; steps in ``metrics.jsonl``).
 
@@ -68,6 +73,6 @@ def logged_steps(stage_dir: Path) -> tuple[list[int], list[int]]:
     it back, so a stage's metrics.jsonl holds every logged step once.
     """
     def steps(path: Path) -> list[int]:
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+        rows = jsonl_rows(path) if path.is_file() else []
         return [row["step"] for row in rows if row.get("step") is not None]
     return steps(stage_dir / "metrics.1.jsonl"), steps(stage_dir / "metrics.jsonl")
