@@ -109,7 +109,6 @@ _NON_LETTER_BYTES = bytes(b for b in range(256) if not (65 <= b <= 90 or 97 <= b
 _ENOUGH_ASCII_LETTERS = re.compile(r"[A-Za-z](?:[^A-Za-z]*[A-Za-z]){%d}" % (MIN_SCRIPT_LETTERS - 1))
 # Repetition tokens: each CJK character alone, other runs of non-space.
 _REP_TOKENS = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]|[^\s\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
-_NGRAM_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant (golden ratio)
 _UID_PARTS = re.compile(r"^(.*)_(\d+)_(\d+)$")
 
 
@@ -219,15 +218,9 @@ def _repetition(text: str, n: int = REPETITION_N) -> tuple[float, int | None]:
     total = len(tokens) - n + 1
     if total <= 0:
         return 0.0, words
-    # Hash each token once (C speed), then mix n consecutive hashes into one
-    # 64-bit n-gram id with numpy; a collision among ~500 n-grams is negligible.
-    hashes = np.fromiter(map(hash, tokens), dtype=np.int64, count=len(tokens)).view(np.uint64)
-    gram_ids = hashes[:total].copy()
-    for offset in range(1, n):
-        gram_ids *= _NGRAM_MIX
-        gram_ids ^= hashes[offset : offset + total]
-    gram_ids.sort()  # distinct ids by sort + neighbour compare: np.unique's overhead is ~5x this at ~500 ids
-    distinct = 1 + int(np.count_nonzero(gram_ids[1:] != gram_ids[:-1]))
+    # The n-grams as tuples in a set: exact, and faster than hashing into numpy (each token's
+    # hash is computed once and cached by the string).
+    distinct = len(set(zip(*(tokens[offset:] for offset in range(n)))))
     return 1.0 - distinct / total, words
 
 
@@ -647,8 +640,15 @@ def _frame_of_rows(rows: list[dict[str, Any]]) -> pd.DataFrame:
     response on 500-row step files.  Every row has the same keys.
     """
     columns = feature_columns()
-    return pd.DataFrame({name: np.array([row[name] for row in rows], dtype=columns.get(name))
-                         for name in rows[0]})
+    return pd.DataFrame({name: _column([row[name] for row in rows], columns.get(name)) for name in rows[0]})
+
+
+def _column(values: list[Any], dtype: str | None) -> np.ndarray | pd.Series:
+    # An object array of strings would be inferred as pandas' "str" dtype here and cast back to
+    # object by _typed (~1 ms per column of a 500-row file); a Series of dtype object stays one.
+    if dtype == "object":
+        return pd.Series(values, dtype=object)
+    return np.array(values, dtype=dtype)
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
