@@ -138,8 +138,9 @@ class RayNodeWatch:
 
     Ray's own state accessor (what ``ray.nodes()`` reads), connected by address: memwatch does not join
     the cluster as a second driver. The nodes alive when the run starts are watched. The run's nodes are
-    those its job (the job whose driver is ``driver_pid``) has had actors on, collected at every poll: the
-    GCS clears a dead actor's address, so they must be seen while alive. A dead node counts as lost when
+    those its job (the job whose driver is ``driver_pid``) has had actors on, collected at every poll; a dead
+    actor keeps its address in the GCS (Ray 2.60), so a node lost before any poll saw the job's actors alive
+    on it is still the run's (tests/test_ray_node_watch.py). A dead node counts as lost when
     it was one of them, or always while the job is not found yet, so that a spare node of a bigger cluster
     that dies does not stop a run that does not use it.
     """

@@ -97,9 +97,11 @@ class LocalCluster:
     def start(self, timeout_s: float = 120) -> "LocalCluster":
         self._start_node(head=True)
         self._wait(self._announced_address, timeout_s, "head node")
-        for _ in range(self.nodes - 1):
+        # one node at a time: two raylets starting together on this machine can time out in the head's
+        # node-info lookup ("The current node timed out during startup")
+        for count in range(2, self.nodes + 1):
             self._start_node(head=False)
-        self._wait(lambda: self.alive_nodes() >= self.nodes, timeout_s, f"{self.nodes} nodes")
+            self._wait(lambda: self.alive_nodes() >= count, timeout_s, f"{count} nodes")
         return self
 
     def add_node(self, timeout_s: float = 120) -> None:
