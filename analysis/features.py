@@ -52,7 +52,8 @@ import pandas as pd
 
 from analysis.loading import ParsedFile, parse_jsonl, repair_ground_truth, row_step, step_from_file_name
 from analysis import registry
-from analysis.patterns import BEHAVIOUR_MATCHER, BEHAVIOUR_POOLS, RETHINK_MATCHER, VERIFY_WORDS, behaviour_matches
+from analysis.patterns import (BEHAVIOUR_MATCHER, BEHAVIOUR_POOLS, RETHINK_MATCHER, THINK_MATCHER, VERIFY_WORDS,
+                               behaviour_matches)
 from analysis.claims import load_puzzle_statements, puzzle_key
 from analysis.registry import ResponseContext
 from data_prep import dataset as kk_dataset
@@ -109,6 +110,8 @@ _NON_LETTER_BYTES = bytes(b for b in range(256) if not (65 <= b <= 90 or 97 <= b
 _ENOUGH_ASCII_LETTERS = re.compile(r"[A-Za-z](?:[^A-Za-z]*[A-Za-z]){%d}" % (MIN_SCRIPT_LETTERS - 1))
 # Repetition tokens: each CJK character alone, other runs of non-space.
 _REP_TOKENS = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]|[^\s\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
+_VERIFY_POOL = VERIFY_WORDS.name
+_NGRAM_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd 64-bit constant (golden ratio)
 _UID_PARTS = re.compile(r"^(.*)_(\d+)_(\d+)$")
 
 
@@ -218,9 +221,15 @@ def _repetition(text: str, n: int = REPETITION_N) -> tuple[float, int | None]:
     total = len(tokens) - n + 1
     if total <= 0:
         return 0.0, words
-    # The n-grams as tuples in a set: exact, and faster than hashing into numpy (each token's
-    # hash is computed once and cached by the string).
-    distinct = len(set(zip(*(tokens[offset:] for offset in range(n)))))
+    # Hash each token once (C speed), then mix n consecutive hashes into one
+    # 64-bit n-gram id with numpy; a collision among ~500 n-grams is negligible.
+    hashes = np.fromiter(map(hash, tokens), dtype=np.int64, count=len(tokens)).view(np.uint64)
+    gram_ids = hashes[:total].copy()
+    for offset in range(1, n):
+        gram_ids *= _NGRAM_MIX
+        gram_ids ^= hashes[offset : offset + total]
+    gram_ids.sort()  # distinct ids by sort + neighbour compare: np.unique's overhead is ~5x this at ~500 ids
+    distinct = 1 + int(np.count_nonzero(gram_ids[1:] != gram_ids[:-1]))
     return 1.0 - distinct / total, words
 
 
@@ -343,10 +352,19 @@ def _text_features(output: str, think_prefilled: bool) -> tuple[dict[str, Any], 
     parts = split_lenient(output, think_prefilled)
     lowered = output.lower()
     if len(lowered) == len(output):  # lower-case once, slice the think part out
-        lowered_think = lowered[parts.think_start : parts.think_start + len(parts.think)]
+        think_end = parts.think_start + len(parts.think)
+        lowered_think = lowered[parts.think_start : think_end]
+        # One scan of the think finds the behaviours and the think's verification words; the text around
+        # it is scanned for the latter alone.  Same count as a scan of the whole text: the think is
+        # stripped, so whitespace, a tag or the text's end bounds it, and no pattern matches across those.
+        found = THINK_MATCHER.matches(lowered_think)
+        raw_matches = [match for match in found if match[0] != _VERIFY_POOL]
+        verify_count = (len(found) - len(raw_matches) + VERIFY_WORDS.count(lowered[: parts.think_start])
+                        + VERIFY_WORDS.count(lowered[think_end:]))
     else:
         lowered_think = parts.think.lower()
-    raw_matches = BEHAVIOUR_MATCHER.matches(lowered_think)
+        raw_matches = BEHAVIOUR_MATCHER.matches(lowered_think)
+        verify_count = VERIFY_WORDS.count(lowered)
     matches = behaviour_matches(lowered_think, raw_matches)
     counts = dict.fromkeys(BEHAVIOURS, 0)
     for name, _, _ in matches:
@@ -356,7 +374,7 @@ def _text_features(output: str, think_prefilled: bool) -> tuple[dict[str, Any], 
     for name in BEHAVIOURS:
         row[f"{name}_count"] = counts[name]
         row[name] = counts[name] > 0
-    row["verify_count"] = VERIFY_WORDS.count(lowered)
+    row["verify_count"] = verify_count
     think_script = script_profile(parts.think)
     answer_script = script_profile(parts.answer)
     row["think_cjk_share"] = think_script.cjk_share

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from pathlib import Path
 
 import pandas as pd
@@ -147,6 +148,26 @@ def test_behaviour_counts_lowercase_and_word_boundaries() -> None:
     assert counts["exploration"] == 1
     spans = behaviour_spans("WAIT. Let's Summarize.")
     assert spans["hesitation"] == [(0, 4)] and spans["summary"] == [(6, 21)]
+
+
+def test_one_scan_of_the_think_counts_as_scanning_each_part_alone() -> None:
+    """_text_features finds the behaviours and the think's verification words in one scan; the counts must
+    equal the verification words over the whole text and the behaviours over the think, scanned separately,
+    with tags, whitespace and words spliced at every boundary."""
+    rng = random.Random(3)
+    pieces = ("<think>", "</think>", "<answer>", "</answer>", " ", "\n", "\t", "verify", "check", "double",
+              "double-check", "re-check", "consistent", "verification", "Verify", "CHECK", "check_", "_", "x", "1",
+              "wait", "hmm", "let's verify all statements", "now we know", "alternatively", "let me re-examine",
+              "确认", "一致", "验证", "等等", "é", "İ", "<", ">")
+    verify = POOLS_BY_NAME["verify_words"]
+    for _ in range(4000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 25)))
+        for prefilled in (True, False):
+            row = text_features(text, prefilled)
+            assert row["verify_count"] == verify.count(text.lower()), text
+            lowered_think = split_lenient(text, prefilled).think.lower()
+            counts = count_behaviours(lowered_think)
+            assert all(row[f"{name}_count"] == counts[name] for name in counts), text
 
 
 def test_pool_alternatives_must_start_with_a_literal() -> None:
