@@ -127,6 +127,23 @@ def test_repetition_matches_the_definition(text: str) -> None:
     assert repetition_score(text) == pytest.approx(_naive_rep4(text))
 
 
+def test_repetition_of_ascii_bytes_equals_the_split_definition() -> None:
+    # ASCII text is tokenised over its bytes in numpy: the same tokens as str.split() (which also splits at
+    # \x1c-\x1f), a NUL inside a token still counts, and the word count is len(str.split()).
+    import random
+
+    from analysis.features import _repetition
+
+    rng = random.Random(7)
+    pieces = ["a", "b", "ab", "Zoey", "is", " ", "  ", "\t", "\n", "\x0b", "\x0c", "\r", "\x1c", "\x1f", "\x00", "\x7f", "!"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 120))) for _ in range(3000)]
+    texts += ["x " * 6000, "y" * 9000 + " a b c d", "\x1c\x1d\x1e\x1f", "a\x00 b c d a b c d"]  # "a\x00" is not "a"
+    for text in texts:
+        score, words = _repetition(text)
+        assert score == _naive_rep4(text), repr(text)
+        assert words == len(text.split()), repr(text)
+
+
 def test_repetition_counts_cjk_characters_as_tokens() -> None:
     assert repetition_score("验证一致" * 10) > 0.8
     assert repetition_score("甲乙丙丁戊己庚辛壬癸") == 0.0
