@@ -20,6 +20,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import pickle
+import subprocess
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +44,7 @@ from analysis import plots
 from data_prep.fileio import atomic_write_text
 
 log = logging.getLogger(__name__)
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 CACHE_DIR_NAME = ".cache"
 
@@ -130,29 +136,36 @@ def build_report(
     options = feature_options(max_response_length, claims_per_file, puzzles)
     metrics_frame = _load_metrics(metrics, wandb_run)
 
-    train = collect_features(rollouts, cache_dir=cache, tokenizer=tokenizer, options=options,
-                             workers=workers, progress=progress, counter=counter)
-    val_run = None
-    if val is not None:
-        val_run = collect_features(val, cache_dir=cache, tokenizer=tokenizer, options=options,
-                                   workers=workers, progress=progress, counter=counter)
-    features_done = time.perf_counter()
+    # a second process for some of the plots, started now so that its imports overlap the features
+    helper = PlotHelper() if workers >= 2 else None
+    try:
+        train = collect_features(rollouts, cache_dir=cache, tokenizer=tokenizer, options=options,
+                                 workers=workers, progress=progress, counter=counter)
+        val_run = None
+        if val is not None:
+            val_run = collect_features(val, cache_dir=cache, tokenizer=tokenizer, options=options,
+                                       workers=workers, progress=progress, counter=counter)
+        features_done = time.perf_counter()
 
-    train_table = per_step(train.frame, train.length_unit)
-    val_table = per_step(val_run.frame, val_run.length_unit) if val_run is not None else None
-    aggregates_done = time.perf_counter()
+        train_table = per_step(train.frame, train.length_unit)
+        val_table = per_step(val_run.frame, val_run.length_unit) if val_run is not None else None
+        aggregates_done = time.perf_counter()
 
-    train_by_n = acc_by_n_people(train.frame)
-    val_by_n = acc_by_n_people(val_run.frame) if val_run is not None else None
-    files = [write_csv_atomic(train_table, out_dir / "per_step.csv"),
-             write_csv_atomic(train_by_n, out_dir / "acc_by_n_people.csv")]
-    if val_run is not None and val_table is not None and val_by_n is not None:
-        files.append(write_csv_atomic(val_table, out_dir / "val_per_step.csv"))
-        files.append(write_csv_atomic(val_by_n, out_dir / "val_acc_by_n_people.csv"))
-    if metrics_frame is not None:
-        files.append(write_csv_atomic(metrics_frame, out_dir / "metrics.csv"))
+        train_by_n = acc_by_n_people(train.frame)
+        val_by_n = acc_by_n_people(val_run.frame) if val_run is not None else None
+        files = [write_csv_atomic(train_table, out_dir / "per_step.csv"),
+                 write_csv_atomic(train_by_n, out_dir / "acc_by_n_people.csv")]
+        if val_run is not None and val_table is not None and val_by_n is not None:
+            files.append(write_csv_atomic(val_table, out_dir / "val_per_step.csv"))
+            files.append(write_csv_atomic(val_by_n, out_dir / "val_acc_by_n_people.csv"))
+        if metrics_frame is not None:
+            files.append(write_csv_atomic(metrics_frame, out_dir / "metrics.csv"))
 
-    plot_files = _write_plots(out_dir, train_table, val_table, train.length_unit, metrics_frame, train_by_n, val_by_n)
+        plot_files = _write_plots(out_dir, train_table, val_table, train.length_unit, metrics_frame, train_by_n, val_by_n,
+                                  helper)
+    finally:
+        if helper is not None:
+            helper.close()
     files.extend(path for _, path in plot_files)
     plots_done = time.perf_counter()
 
@@ -196,24 +209,105 @@ def _load_metrics(metrics: str | Path | None, wandb_run: str | None) -> pd.DataF
     return frames[0].merge(frames[1], on="step", how="outer", suffixes=("", "_wandb"))
 
 
+class PlotHelper:
+    """A second process (:mod:`analysis.plot_helper`) that draws the plots which do not read the detector
+    registry, beside the report.
+
+    Started at the beginning of a report so that its imports (matplotlib, pandas: ~1 s) overlap the
+    features, at nice 10 so that it takes little from a cold report's feature workers. A fresh interpreter
+    on pipes: the report keeps no thread while its feature pool forks, and a script that calls
+    ``build_report`` is not re-imported. Plots that read the registry (behaviours, language, claims) stay in
+    the report's process, where detectors registered at run time exist. What the helper cannot draw, or
+    everything if it does not start or dies, is drawn in the report's process.
+    """
+
+    def __init__(self) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(REPO_ROOT), env.get("PYTHONPATH"))))
+        try:
+            self.process: subprocess.Popen | None = subprocess.Popen(
+                [sys.executable, "-m", "analysis.plot_helper"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                env=env)
+        except OSError as exc:
+            log.warning("drawing every plot in this process (no plot helper: %s)", exc)
+            self.process = None
+
+    def draw(self, jobs: list[tuple[str, tuple, Path]]) -> "PlotRequest":
+        return PlotRequest(self.process, jobs)
+
+    def close(self) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.stdin.close()  # type: ignore[union-attr] - EOF ends the helper
+            self.process.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+        self.process.stdout.close()  # type: ignore[union-attr]
+        self.process = None
+
+
+class PlotRequest:
+    """Jobs sent to the helper by a short thread (the pipe fills until the helper has imported)."""
+
+    def __init__(self, process: subprocess.Popen | None, jobs: list[tuple[str, tuple, Path]]) -> None:
+        self.process, self.jobs, self.sent = process, jobs, False
+        self.thread = threading.Thread(target=self._send, daemon=True)
+        self.thread.start()
+
+    def _send(self) -> None:
+        if self.process is None:
+            return
+        try:
+            pickle.dump(self.jobs, self.process.stdin)
+            self.process.stdin.flush()  # type: ignore[union-attr]
+            self.sent = True
+        except (OSError, ValueError):  # the helper is gone
+            pass
+
+    def results(self) -> list[Path | None]:
+        """Each job's file, or None where the helper did not draw it (the caller draws those itself)."""
+        self.thread.join()
+        if not self.sent or self.process is None:
+            return [None] * len(self.jobs)
+        try:
+            return pickle.load(self.process.stdout)  # type: ignore[arg-type]
+        except (EOFError, OSError, pickle.UnpicklingError):
+            return [None] * len(self.jobs)
+
+
+def _draw(name: str, args: tuple, path: Path) -> Path:
+    return plots.save_figure(getattr(plots, name)(*args), path)
+
+
 def _write_plots(out_dir: Path, train: pd.DataFrame, val: pd.DataFrame | None, unit: str,
                  metrics: pd.DataFrame | None, train_by_n: pd.DataFrame,
-                 val_by_n: pd.DataFrame | None) -> list[tuple[str, Path]]:
-    written = [
-        ("Reward curves", plots.save_figure(plots.plot_reward_curves(train, val), out_dir / "reward_curves.png")),
-        ("All-correct ratio per puzzle size",
-         plots.save_figure(plots.plot_acc_by_n_people(train_by_n, val_by_n), out_dir / "acc_by_n_people.png")),
-        (f"Response length ({unit})", plots.save_figure(plots.plot_lengths(train, unit), out_dir / "length.png")),
-        ("Behaviours", plots.save_figure(plots.plot_behaviours(train, unit), out_dir / "behaviours.png")),
-        ("Language switching", plots.save_figure(plots.plot_language(train), out_dir / "language.png")),
-        ("Claims checked against the puzzle", plots.save_figure(plots.plot_claims(train), out_dir / "claims.png")),
-        ("Training signal", plots.save_figure(plots.plot_signal(train), out_dir / "signal.png")),
+                 val_by_n: pd.DataFrame | None, helper: PlotHelper | None = None) -> list[tuple[str, Path]]:
+    # (title, plot function, its arguments, file, whether it reads the detector registry), in report order
+    jobs: list[tuple[str, str, tuple, str, bool]] = [
+        ("Reward curves", "plot_reward_curves", (train, val), "reward_curves.png", False),
+        ("All-correct ratio per puzzle size", "plot_acc_by_n_people", (train_by_n, val_by_n),
+         "acc_by_n_people.png", False),
+        (f"Response length ({unit})", "plot_lengths", (train, unit), "length.png", False),
+        ("Behaviours", "plot_behaviours", (train, unit), "behaviours.png", True),
+        ("Language switching", "plot_language", (train,), "language.png", True),
+        ("Claims checked against the puzzle", "plot_claims", (train,), "claims.png", True),
+        ("Training signal", "plot_signal", (train,), "signal.png", False),
     ]
     if metrics is not None:
         keys = plots.pick_metric_keys(metrics)
         if keys:
-            written.append(("Logger metrics", plots.save_figure(plots.plot_metrics(metrics, keys), out_dir / "metrics.png")))
-    return written
+            jobs.append(("Logger metrics", "plot_metrics", (metrics, keys), "metrics.png", False))
+    mine = [job for job in jobs if helper is None or job[4]]
+    theirs = [job for job in jobs if helper is not None and not job[4]]
+    request = (helper.draw([(name, args, (out_dir / file).resolve()) for _, name, args, file, _ in theirs])
+               if theirs else None)
+    paths = {file: _draw(name, args, out_dir / file) for _, name, args, file, _ in mine}
+    if request is not None:
+        for (_, name, args, file, _), path in zip(theirs, request.results()):
+            paths[file] = path if path is not None else _draw(name, args, out_dir / file)
+    return [(title, paths[file]) for title, _, _, file, _ in jobs]
 
 
 def _examples(run: RunFeatures, k: int) -> dict[str, list]:

@@ -130,8 +130,6 @@ def test_repetition_matches_the_definition(text: str) -> None:
 def test_repetition_of_ascii_bytes_equals_the_split_definition() -> None:
     # ASCII text is tokenised over its bytes in numpy: the same tokens as str.split() (which also splits at
     # \x1c-\x1f), a NUL inside a token still counts, and the word count is len(str.split()).
-    import random
-
     from analysis.features import _repetition
 
     rng = random.Random(7)

@@ -250,3 +250,53 @@ def test_features_and_summary_commands(run_copy: Path, tmp_path: Path, capsys: p
                  "--rows", "2"]) == 0
     printed = capsys.readouterr().out
     assert "lengths in words" in printed and "zero_variance_group_rate" in printed
+
+
+def _drawn_here(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names of the plot functions the report's own process draws (analysis.report._draw)."""
+    import analysis.report as report
+
+    names: list[str] = []
+    draw = report._draw
+
+    def recording(name, args, path):
+        names.append(name)
+        return draw(name, args, path)
+
+    monkeypatch.setattr(report, "_draw", recording)
+    return names
+
+
+def test_plots_drawn_beside_the_report_equal_those_drawn_in_it(run_copy: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """With 2 workers a helper process draws the plots that do not read the detector registry; the
+    PNGs are the same bytes as when the report draws all of them (1 worker)."""
+    drawn_here = _drawn_here(monkeypatch)
+    args = dict(val=run_copy / "val", metrics=run_copy / "metrics.jsonl", progress=False)
+    build_report(run_copy / "rollouts", tmp_path / "alone", workers=1, **args)
+    all_names = list(drawn_here)
+    drawn_here.clear()
+    build_report(run_copy / "rollouts", tmp_path / "helped", workers=2, **args)
+    assert sorted(drawn_here) == ["plot_behaviours", "plot_claims", "plot_language"]
+    assert len(all_names) == 8  # the seven plots and the metrics plot
+    pngs = sorted(p.name for p in (tmp_path / "alone").glob("*.png"))
+    assert len(pngs) == 8 and pngs == sorted(p.name for p in (tmp_path / "helped").glob("*.png"))
+    for name in pngs:
+        assert (tmp_path / "alone" / name).read_bytes() == (tmp_path / "helped" / name).read_bytes(), name
+    page_alone = (tmp_path / "alone" / "report.html").read_text(encoding="utf-8")
+    page_helped = (tmp_path / "helped" / "report.html").read_text(encoding="utf-8")
+    assert page_alone.count("<img") == page_helped.count("<img") == 8
+    assert page_alone == page_helped.replace(str(tmp_path / "helped"), str(tmp_path / "alone"))
+
+
+@pytest.mark.parametrize("helper", ["missing", "exits"])
+def test_without_a_working_plot_helper_the_report_draws_every_plot(helper: str, run_copy: Path, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import analysis.report as report
+
+    drawn_here = _drawn_here(monkeypatch)
+    executable = str(tmp_path / "no-python") if helper == "missing" else shutil.which("true")
+    monkeypatch.setattr(report.sys, "executable", executable)
+    build_report(run_copy / "rollouts", tmp_path / "out", workers=2, progress=False)
+    assert len(drawn_here) == 7
+    assert len(list((tmp_path / "out").glob("*.png"))) == 7
