@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import sys
 
 
 def main() -> int:
     answers = os.fdopen(os.dup(1), "wb")  # the channel back; anything printed goes to stderr
     os.dup2(2, 1)
+    # Ctrl-C reaches the whole process group: the report handles it, and its exit (EOF here) ends this
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(os, "nice"):
         os.nice(10)  # a cold report's feature workers come first
     from analysis import plots
