@@ -26,7 +26,7 @@ REQUIRED = ("TRAIN_FILES", "VAL_FILES", "ROLLOUT_N", "TEMPERATURE", "LR")  # a r
 # Set but empty means "all" for this one (eval.sh's greedy run); for every other key empty means unset.
 EMPTY_IS_A_VALUE = ("VAL_MAX_SAMPLES",)
 # Environment variables every Ray worker gets through the job's runtime environment (run_scripts/README.md)
-RUNTIME_ENV_PREFIXES = ("VERL_", "VLLM_", "HF_", "TRANSFORMERS_", "TOKENIZERS_", "WANDB_", "KK_", "OMP_", "PYTHONPATH")
+RUNTIME_ENV_PREFIXES = ("VERL_", "VLLM_", "HF_", "TRANSFORMERS_", "TOKENIZERS_", "WANDB_", "KK_", "OMP_", "TQ_", "PYTHONPATH")
 _REF = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 
 # What the banner prints: the resolved value of each Hydra key (after the trailing overrides).

@@ -220,3 +220,18 @@ def test_slurm_template_parses_and_its_directives_are_read(template):
     directives = [i for i, line in enumerate(lines) if line.startswith("#SBATCH")]
     assert directives and max(directives) < first_command
     assert "RAY_ADDRESS=" in template.read_text(encoding="utf-8")
+
+
+def test_cpu_profile_sizes_the_transfer_queue_to_the_cores(tmp_path):
+    """veRL's transfer queue asks for 8 torch threads by default and warns at every put/get on fewer cores."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VERL_", "VLLM_", "TQ_"))}
+    key = "+ray_kwargs.ray_init.runtime_env.env_vars.TQ_NUM_THREADS="
+    for given, check in ((None, lambda n: 0 < int(n) <= os.cpu_count()), ("3", lambda n: n == "3")):
+        run_env = {**env, "PROFILE": "cpu", "PRINT_OVERRIDES": "1", "RUNS_DIR": str(tmp_path / "runs")}
+        if given:
+            run_env["TQ_NUM_THREADS"] = given
+        proc = launch_group.run(["bash", "run_scripts/stage1_warmup.sh"], cwd=REPO_ROOT, env=run_env,
+                                timeout=launch_group.timeout_s(600))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        values = [item[len(key):].strip("'") for item in proc.stdout.split("\0") if item.startswith(key)]
+        assert len(values) == 1 and check(values[0]), values
