@@ -38,6 +38,12 @@ fi
 export PYTHONPATH="$KK_ROOT${PYTHONPATH:+:$PYTHONPATH}"
 export TOKENIZERS_PARALLELISM=false
 export RAY_DEDUP_LOGS=1
+# kk_verl_module MODULE: veRL imports it in each of its processes (its plug-in point), once in the list
+kk_verl_module() {
+  [[ ",${VERL_USE_EXTERNAL_MODULES:-}," == *",$1,"* ]] && return 0
+  export VERL_USE_EXTERNAL_MODULES="$1${VERL_USE_EXTERNAL_MODULES:+,$VERL_USE_EXTERNAL_MODULES}"
+}
+kk_verl_module launcher.wandb_in_ray   # wandb's service ended with the run, not by a failing exit hook
 
 # ------------------------------------------------------------------ profile
 kk_gpu_count() {
@@ -83,7 +89,7 @@ export DRY_RUN PRINT_OVERRIDES
 if [[ "$PROFILE" == cpu ]]; then
   : "${HF_HUB_OFFLINE:=1}"
   export HF_HUB_OFFLINE TRANSFORMERS_OFFLINE="${TRANSFORMERS_OFFLINE:-1}"
-  export VERL_USE_EXTERNAL_MODULES="platforms.verl_cpu${VERL_USE_EXTERNAL_MODULES:+,$VERL_USE_EXTERNAL_MODULES}"
+  kk_verl_module platforms.verl_cpu
   export VERL_PLATFORM=cpu
   export VERL_ENGINE_DEVICE=cuda          # the FSDP engine is registered for cuda/npu only; FSDP2 runs on CPU+gloo
   export VLLM_TARGET_DEVICE=cpu
