@@ -96,9 +96,8 @@ if [[ "$PROFILE" == cpu ]]; then
   export VLLM_CPU_KVCACHE_SPACE="${VLLM_CPU_KVCACHE_SPACE:-1}"   # GiB of KV cache for vLLM-CPU
   export VLLM_LOGGING_LEVEL="${VLLM_LOGGING_LEVEL:-WARNING}"
   # veRL's transfer queue asks torch for 8 threads (its default) at every put/get, and warns each time that a
-  # 2-core machine has fewer: ask for the physical cores instead (lscpu's core/socket pairs; nproc without it)
-  : "${TQ_NUM_THREADS:=$(lscpu -p=CORE,SOCKET 2>/dev/null | grep -v '^#' | sort -u | wc -l)}"
-  [[ "$TQ_NUM_THREADS" -gt 0 ]] 2>/dev/null || TQ_NUM_THREADS=$(nproc)
+  # 2-core machine has fewer: ask for the physical cores, counted as it counts them (psutil)
+  : "${TQ_NUM_THREADS:=$("$PYTHON" -c 'import psutil; print(psutil.cpu_count(logical=False) or psutil.cpu_count())')}"
   export TQ_NUM_THREADS
 fi
 
