@@ -19,7 +19,7 @@ import launch_group
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STEPS = 3
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.exclusive]
 
 
 def test_three_real_steps_of_the_embedded_model_log_finite_values(tmp_path):

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.serial  # starts a local Ray
 
 DRIVER = """
 import os, sys, time
