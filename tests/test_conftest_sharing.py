@@ -51,8 +51,7 @@ def test_serial_tests_share_one_worker_and_an_exclusive_one_runs_alone(tmp_path)
     for name, body in MODULES.items():
         (suite / name).write_text(RECORDER.format(body=body))
     spans_file = tmp_path / "spans.jsonl"
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2",
-                           "-o", "testpaths=.", str(suite)],
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", str(suite)],
                           cwd=suite, capture_output=True, text=True, timeout=300,
                           env={**{k: v for k, v in os.environ.items()  # not the suite's own workers'
                                   if not k.startswith(("PYTEST_XDIST_", "KK_PYTEST_"))},

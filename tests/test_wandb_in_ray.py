@@ -9,11 +9,12 @@ the offline run is complete.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+import launch_group
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.serial  # starts a local Ray
@@ -52,9 +53,9 @@ print("ACTOR ENDED", not psutil.pid_exists(pid), flush=True)
 
 def run_actor(tmp_path: Path, modules: str) -> tuple[str, Path]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VERL_", "WANDB_", "RAY_ADDRESS"))}
-    proc = subprocess.run([sys.executable, "-c", DRIVER, str(tmp_path), modules, str(REPO_ROOT)],
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env,
-                          start_new_session=True)
+    # launch_group: on a timeout the local Ray it started goes too, not only the driver
+    proc = launch_group.run([sys.executable, "-c", DRIVER, str(tmp_path), modules, str(REPO_ROOT)],
+                            env=env, timeout=launch_group.timeout_s(300), cwd=tmp_path)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0 and "ACTOR ENDED True" in output, output[-4000:]
     return output, tmp_path / "wandb"
