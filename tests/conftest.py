@@ -3,8 +3,9 @@ machine between pytest-xdist workers (``run_scripts/test.sh`` runs two).
 
 Sharing: the tests marked ``e2e`` or ``serial`` start Ray, vLLM or a launch. They form one unit of work for
 one worker, given out first, and run one at a time; about one core is busy while a launch starts up, and
-the other tests run beside them, each module on one worker (its module-scoped fixtures run once). While an
-``exclusive`` test runs (a SmolLM2 GRPO run, ~15 GiB), no other test starts.
+the other tests run beside them, each module on one worker (its module-scoped fixtures run once), at a lower
+CPU priority, so that they take the cores the serial tests leave idle and slow the suite's critical path (the
+serial tests) as little as they can. While an ``exclusive`` test runs (a SmolLM2 GRPO run, ~15 GiB), no other test starts.
 
 pytest-xdist's own ``--dist loadgroup`` cannot do the grouping here: it tags node ids, which pytest 9 no
 longer lets a plugin change. So the workers write the ids of the serial tests to a folder the controller
@@ -21,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+import launch_group
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
@@ -31,6 +34,10 @@ os.environ.setdefault("WANDB_MODE", "offline")
 
 SHARED_ENV = "KK_PYTEST_SHARED"  # the folder the controller and its workers share (workers inherit it)
 SERIAL_SCOPE = "serial"
+# How much the other tests yield to the serial ones (added to the worker's niceness; the kernel caps it at 19).
+# Raising a niceness needs no privilege, lowering it does, so a worker raises its own once, at its first
+# non-serial test; the serial unit is given out first, so a worker that runs serial tests runs them first.
+BACKGROUND_NICENESS = 10
 
 
 def pytest_configure(config):
@@ -57,7 +64,7 @@ def pytest_collection_modifyitems(config, items):
     shared = _shared(config)
     if shared is None:
         return
-    serial = [item.nodeid for item in items if item.get_closest_marker("e2e") or item.get_closest_marker("serial")]
+    serial = [item.nodeid for item in items if _is_serial(item)]
     # every worker collects the same tests and writes the same list, before the controller schedules
     fd, tmp = tempfile.mkstemp(dir=shared, prefix=".serial-")
     with os.fdopen(fd, "w") as out:
@@ -108,8 +115,35 @@ def _turn(config, exclusive: bool):
         yield  # closing the files releases the locks
 
 
+def _is_serial(item) -> bool:
+    return item.get_closest_marker("e2e") is not None or item.get_closest_marker("serial") is not None
+
+
+def _yield_cpu(config) -> None:
+    """From now on this worker, and the processes its tests start, yield the CPU to the serial tests.
+
+    Where the kernel groups processes by session (autogroup), it shares the CPU between sessions before a
+    process's niceness counts, and each launch runs in a session of its own (tests/launch_group.py). So the
+    worker takes a session of its own and lowers that session's weight, as well as its own niceness; the
+    sessions its tests start through ``launch_group`` get the same weight.
+    """
+    if _shared(config) is None or getattr(config, "_kk_backgrounded", False):
+        return
+    config._kk_backgrounded = True
+    os.nice(BACKGROUND_NICENESS)
+    group_niceness = launch_group.autogroup_niceness()
+    try:
+        os.setsid()  # refused only to a process-group leader, which an xdist worker is not
+    except OSError:
+        return  # still the caller's session: lowering its group would slow the caller's terminal too
+    if group_niceness is not None:
+        launch_group.set_autogroup_niceness(group_niceness + BACKGROUND_NICENESS)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
+    if not _is_serial(item):
+        _yield_cpu(item.config)
     # around set-up, call and tear-down, so a module-scoped fixture's launch is inside its test's turn
     with _turn(item.config, exclusive=item.get_closest_marker("exclusive") is not None):
         yield

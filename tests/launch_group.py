@@ -9,19 +9,46 @@ more than 20 min at a load of 3-4 before the CPU dtype was chosen from the hardw
 A launch runs in its own session (process group) and carries a marker variable in its environment, which
 Ray's processes and vLLM's servers inherit even when they leave the group; on a timeout or an interrupt
 the group is killed and then every process carrying the marker.
+
+Where the kernel groups processes by session for scheduling (Linux autogroup), a new session starts at the
+default weight whatever its parent's; so a launch gets its caller's group niceness, and one started by a test
+that yields the CPU to the serial tests (tests/conftest.py) yields it too.
 """
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import time
 import uuid
+from pathlib import Path
 from typing import Mapping, Sequence
 
 MARKER = "KK_TEST_LAUNCH_ID"
 # Budgets in seconds before the scale (several times the cost measured on a 2-core machine).
 TINY_LAUNCH_S = 1800        # a short MODEL=tiny launch: Ray + vLLM start-up and a few tiny steps
 SMOLLM2_LAUNCH_S = 3600     # a few real SmolLM2 steps
+
+
+def autogroup_niceness(pid: int | str = "self") -> int | None:
+    """The niceness of a process's scheduling group (``/proc/PID/autogroup``: "/autogroup-123 nice 0"), if any."""
+    try:
+        return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def set_autogroup_niceness(niceness: int, pid: int | str = "self") -> bool:
+    """Weigh a process's whole session as ``niceness`` (raising needs no privilege); whether it took."""
+    for _ in range(10):
+        try:
+            Path(f"/proc/{pid}/autogroup").write_text(str(min(19, niceness)))
+            return True
+        except BlockingIOError:  # without CAP_SYS_ADMIN the kernel takes one change per 0.1 s
+            time.sleep(0.1)
+        except OSError:
+            return False
+    return False
 
 
 def timeout_s(budget_s: float) -> float:
@@ -55,6 +82,9 @@ def start(command: Sequence[str], env: Mapping[str, str], **kwargs) -> subproces
     env = dict(env) if MARKER in env else marked_env(env)
     proc = subprocess.Popen(list(command), env=env, start_new_session=True, **kwargs)
     proc.kk_marker = env[MARKER]  # type: ignore[attr-defined]
+    niceness = autogroup_niceness()
+    if niceness:  # the new session starts at 0
+        set_autogroup_niceness(niceness, proc.pid)
     return proc
 
 

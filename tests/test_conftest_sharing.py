@@ -6,23 +6,33 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
+
+import launch_group
+from conftest import BACKGROUND_NICENESS
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 RECORDER = '''
-import json, os, time
+import json, os, sys, time
 from pathlib import Path
 import pytest
+import launch_group
+
+GROUP = "print(open('/proc/self/autogroup').read() if os.path.exists('/proc/self/autogroup') else '')"
 
 def record(name, seconds):
     start = time.monotonic()
     time.sleep(seconds)
+    # and the scheduling group of a process the test starts in a new session, as the launches are started
+    child = launch_group.run([sys.executable, "-c", "import os; " + GROUP], env=os.environ, timeout=60).stdout
     with open(Path(os.environ["KK_SPANS"]), "a") as out:
         out.write(json.dumps({{"test": name, "worker": os.environ.get("PYTEST_XDIST_WORKER"),
-                               "start": start, "end": time.monotonic()}}) + "\\n")
+                               "start": start, "end": time.monotonic(),
+                               "niceness": os.getpriority(os.PRIO_PROCESS, 0),
+                               "group": open("/proc/self/autogroup").read() if os.path.exists("/proc/self/autogroup")
+                                        else None, "child_group": child.strip() or None}}) + "\\n")
 {body}
 '''
 
@@ -46,16 +56,19 @@ MODULES = {
 def test_serial_tests_share_one_worker_and_an_exclusive_one_runs_alone(tmp_path):
     suite = tmp_path / "suite"
     suite.mkdir()
-    shutil.copy(REPO_ROOT / "tests" / "conftest.py", suite / "conftest.py")
+    for helper in ("conftest.py", "launch_group.py"):
+        shutil.copy(REPO_ROOT / "tests" / helper, suite / helper)
     shutil.copy(REPO_ROOT / "pytest.ini", suite / "pytest.ini")
     for name, body in MODULES.items():
         (suite / name).write_text(RECORDER.format(body=body))
     spans_file = tmp_path / "spans.jsonl"
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", str(suite)],
-                          cwd=suite, capture_output=True, text=True, timeout=300,
-                          env={**{k: v for k, v in os.environ.items()  # not the suite's own workers'
-                                  if not k.startswith(("PYTEST_XDIST_", "KK_PYTEST_"))},
-                               "KK_SPANS": str(spans_file)})
+    # in a session of its own, so in a scheduling group of its own (at the default weight where the kernel groups
+    # by session), and the whole of it is killed on a timeout
+    proc = launch_group.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", str(suite)],
+                            cwd=suite, timeout=300,
+                            env={**{k: v for k, v in os.environ.items()  # not the suite's own workers'
+                                    if not k.startswith(("PYTEST_XDIST_", "KK_PYTEST_"))},
+                                 "KK_SPANS": str(spans_file)})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     spans = [json.loads(line) for line in spans_file.read_text().splitlines()]
     names = sorted(s["test"] for s in spans)
@@ -76,6 +89,21 @@ def test_serial_tests_share_one_worker_and_an_exclusive_one_runs_alone(tmp_path)
     assert overlapping == []
     # and the other tests did run beside the serial ones (else the checks above would hold trivially)
     assert overlaps(spans)
+    # at a lower CPU priority than the serial ones, which all kept the suite's own: a higher niceness and, where
+    # the kernel groups processes by session (autogroup), a session of their own, weighed less
+    others = [s for s in spans if s not in serial]
+    assert len({(s["niceness"], s["group"]) for s in serial}) == 1, serial
+    assert {s["niceness"] for s in others} == {min(19, serial[0]["niceness"] + BACKGROUND_NICENESS)}, others
+    if serial[0]["group"] is not None:
+        def group_niceness(span, key="group"):
+            return int(span[key].split()[-1])
+        base = group_niceness(serial[0])  # the scratch suite's own (its launch got its caller's)
+        assert all(s["group"].split()[0] != serial[0]["group"].split()[0] for s in others), others
+        assert {group_niceness(s) for s in others} == {min(19, base + BACKGROUND_NICENESS)}, others
+        # a session a test starts gets the test's weight: the serial tests' launches are not held back
+        assert {group_niceness(s, "child_group") for s in serial} == {base}, serial
+        assert {group_niceness(s, "child_group") for s in others} == {min(19, base + BACKGROUND_NICENESS)}, others
+        assert all(s["child_group"].split()[0] != s["group"].split()[0] for s in spans)  # new sessions
 
 
 def overlaps(spans: list[dict]) -> list[tuple[str, str]]:
