@@ -20,13 +20,21 @@ from pathlib import Path
 import pytest
 import launch_group
 
-GROUP = "print(open('/proc/self/autogroup').read() if os.path.exists('/proc/self/autogroup') else '')"
+# A process started in a new session, as the launches are: its scheduling group, once it has the weight of the
+# test's own (its starter sets it just after the start) or after 10 s
+CHILD = """
+import os, sys, time
+path, want, end = "/proc/self/autogroup", sys.argv[1], time.monotonic() + 10
+while os.path.exists(path) and open(path).read().split()[-1] != want and time.monotonic() < end:
+    time.sleep(0.05)
+print(open(path).read() if os.path.exists(path) else "")
+"""
 
 def record(name, seconds):
     start = time.monotonic()
     time.sleep(seconds)
-    # and the scheduling group of a process the test starts in a new session, as the launches are started
-    child = launch_group.run([sys.executable, "-c", "import os; " + GROUP], env=os.environ, timeout=60).stdout
+    own = launch_group.autogroup_niceness()
+    child = launch_group.run([sys.executable, "-c", CHILD, str(own)], env=os.environ, timeout=60).stdout
     with open(Path(os.environ["KK_SPANS"]), "a") as out:
         out.write(json.dumps({{"test": name, "worker": os.environ.get("PYTEST_XDIST_WORKER"),
                                "start": start, "end": time.monotonic(),
