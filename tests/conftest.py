@@ -5,7 +5,8 @@ Sharing: the tests marked ``e2e`` or ``serial`` start Ray, vLLM or a launch. The
 one worker, given out first, and run one at a time; about one core is busy while a launch starts up, and
 the other tests run beside them, each module on one worker (its module-scoped fixtures run once), at a lower
 CPU priority, so that they take the cores the serial tests leave idle and slow the suite's critical path (the
-serial tests) as little as they can. While an ``exclusive`` test runs (a SmolLM2 GRPO run, ~15 GiB), no other test starts.
+serial tests) as little as they can. While an ``exclusive`` test runs (a SmolLM2 GRPO run, ~15 GiB), no other
+test starts.
 
 pytest-xdist's own ``--dist loadgroup`` cannot do the grouping here: it tags node ids, which pytest 9 no
 longer lets a plugin change. So the workers write the ids of the serial tests to a folder the controller
@@ -34,7 +35,8 @@ os.environ.setdefault("WANDB_MODE", "offline")
 
 SHARED_ENV = "KK_PYTEST_SHARED"  # the folder the controller and its workers share (workers inherit it)
 SERIAL_SCOPE = "serial"
-# How much the other tests yield to the serial ones (added to the worker's niceness; the kernel caps it at 19).
+# How much the other tests yield to the serial ones: added to the niceness of their worker and of its scheduling
+# group (the kernel caps both at 19).
 # Raising a niceness needs no privilege, lowering it does, so a worker raises its own once, at its first
 # non-serial test; the serial unit is given out first, so a worker that runs serial tests runs them first.
 BACKGROUND_NICENESS = 10
