@@ -35,8 +35,8 @@ os.environ.setdefault("WANDB_MODE", "offline")
 
 SHARED_ENV = "KK_PYTEST_SHARED"  # the folder the controller and its workers share (workers inherit it)
 SERIAL_SCOPE = "serial"
-# How much the other tests yield to the serial ones: added to the niceness of their worker and of its scheduling
-# group (the kernel caps both at 19).
+# How much the other tests yield to the serial ones: added to the niceness of their worker (the kernel caps it at
+# 19) and of its scheduling group (``launch_group.set_autogroup_niceness`` caps it; the kernel refuses above 19).
 # Raising a niceness needs no privilege, lowering it does, so a worker raises its own once, at its first
 # non-serial test; the serial unit is given out first, so a worker that runs serial tests runs them first.
 BACKGROUND_NICENESS = 10
