@@ -123,7 +123,9 @@ def launch_and_kill_node(script: str, env: dict, cluster: LocalCluster, node: in
         timings["node_kill_to_launch_end_s"] = time.monotonic() - killed_at
         # what the launch leaves: processes carrying its marker (driver, head-node workers and vLLM
         # through the runtime environment, and whatever of the killed node's outlived its process group)
+        t0 = time.monotonic()
         left = not wait_for(lambda: not marked_alive(proc.kk_marker), 60)
+        timings["killed_launch_processes_end_s"] = time.monotonic() - t0
         leftovers = [" ".join(p.cmdline())[:100] for p in marked_alive(proc.kk_marker)] if left else []
     finally:
         launch_group.stop(proc)
@@ -135,9 +137,13 @@ def launch_and_kill_node(script: str, env: dict, cluster: LocalCluster, node: in
 @pytest.fixture(scope="module")
 def cluster_runs(tmp_path_factory):
     work = tmp_path_factory.mktemp("nodes")
-    build_small_data(work)
     timings = {}
+    begin = time.monotonic()
+    build_small_data(work)
+    timings["data_s"] = time.monotonic() - begin
+    t0 = time.monotonic()
     with LocalCluster(nodes=1) as cluster:
+        timings["cluster_start_s"] = time.monotonic() - t0
         common = dict(RAY_ADDRESS=cluster.address, NNODES="2", N_GPUS="1", MICRO_BATCH="2")
         t0 = time.monotonic()
         one_node = launch("stage1_warmup.sh", stage_env(work, TOTAL_STEPS="2", **common))
@@ -148,11 +154,15 @@ def cluster_runs(tmp_path_factory):
         t0 = time.monotonic()
         stage1 = launch("stage1_warmup.sh", env1)
         timings["stage1_s"] = time.monotonic() - t0
+        t0 = time.monotonic()
         placement = subprocess.run([str(REPO_ROOT / ".venv/bin/python"), "-c",
                                     ACTORS_SCRIPT.format(address=cluster.address)],
                                    capture_output=True, text=True, timeout=120, cwd="/tmp")
+        timings["placement_s"] = time.monotonic() - t0
         # Ray ends a finished job's workers itself; they carried the launch's marker (runtime env)
+        t0 = time.monotonic()
         stage1_leftovers = not wait_for(lambda: not marked_alive(env1[launch_group.MARKER]), 60)
+        timings["stage1_workers_end_s"] = time.monotonic() - t0
         stage2_dir = work / "runs" / "chain" / "stage2_hightemp"
         env2 = stage_env(work, TOTAL_STEPS="2", SAVE_FREQ="1", LR="0", **common)
         t0 = time.monotonic()
@@ -168,8 +178,13 @@ def cluster_runs(tmp_path_factory):
         t0 = time.monotonic()
         stage2 = launch("stage2_hightemp.sh", {**env2, "VERL_LOGGING_LEVEL": "INFO"})
         timings["stage2_resumed_s"] = time.monotonic() - t0
+        t0 = time.monotonic()
         hanging = hanging_driver_on_a_lost_node(cluster, len(cluster.procs) - 1, work, timings)
+        timings["hanging_driver_s"] = time.monotonic() - t0
         markers = cluster.markers()
+        t0 = time.monotonic()
+    timings["cluster_stop_s"] = time.monotonic() - t0
+    timings["fixture_s"] = time.monotonic() - begin
     cluster_leftovers = [p.pid for m in markers for p in marked_alive(m)]
     print("multi-node timings:", {k: round(v, 1) for k, v in timings.items()})
     return {"work": work, "one_node": one_node, "verl_started_on_one_node": verl_started_on_one_node, "stage1": stage1, "placement": placement,
