@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Set-up (idempotent), then the whole test suite on CPU.
 #   bash run_scripts/test.sh [pytest args...]
-# Two pytest-xdist workers: the launches (tests marked e2e) run one at a time on one of them and use about
-# one core while they start up; beside them, at a lower CPU priority, the tests that start a Ray cluster or
-# vLLM server of their own (serial, one at a time) and the others (tests/conftest.py).
+# Two pytest-xdist workers: the tests that start Ray, vLLM or a launch run one at a time on one of them
+# and use about one core while they start up; the other tests run beside them at a lower CPU priority
+# (tests/conftest.py).
 # TEST_WORKERS=0 runs everything in one process (needed for pytest's -s).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
