@@ -1,21 +1,15 @@
 """Shared pytest set-up: make the repository root importable, keep everything offline, and share the
 machine between pytest-xdist workers (``run_scripts/test.sh`` runs two).
 
-Sharing, in two lanes and the rest:
-
-- the tests marked ``e2e`` run a launch (veRL, Ray and vLLM: several GiB). They form one unit of work for
-  one worker, given out first, and run one at a time: the suite's critical path. About one core is busy
-  while a launch starts up.
-- the tests marked ``serial`` start a Ray cluster or a vLLM server themselves, a few GiB at most. They form a
-  second unit, so they never run beside each other, and run beside the launches on the other worker.
-- the other tests run beside them, each module on one worker (its module-scoped fixtures run once).
-
-Everything but the launches runs at a lower CPU priority, so that it takes the cores the launches leave idle
-and slows the critical path as little as it can. While an ``exclusive`` test runs (a SmolLM2 GRPO run,
-~15 GiB), no other test starts.
+Sharing: the tests marked ``e2e`` or ``serial`` start Ray, vLLM or a launch. They form one unit of work for
+one worker, given out first, and run one at a time; about one core is busy while a launch starts up, and
+the other tests run beside them, each module on one worker (its module-scoped fixtures run once), at a lower
+CPU priority, so that they take the cores the serial tests leave idle and slow the suite's critical path (the
+serial tests) as little as they can. While an ``exclusive`` test runs (a SmolLM2 GRPO run, ~15 GiB), no other
+test starts.
 
 pytest-xdist's own ``--dist loadgroup`` cannot do the grouping here: it tags node ids, which pytest 9 no
-longer lets a plugin change. So the workers write the ids of the two lanes' tests to a folder the controller
+longer lets a plugin change. So the workers write the ids of the serial tests to a folder the controller
 made, and the controller's scheduler (``pytest_xdist_make_scheduler``) reads them.
 """
 import contextlib
@@ -40,11 +34,11 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 
 SHARED_ENV = "KK_PYTEST_SHARED"  # the folder the controller and its workers share (workers inherit it)
-LANES = ("e2e", "serial")  # the markers, and the scopes of their units, launches first
-# How much the other tests yield to the launches: added to the niceness of their worker (the kernel caps it at
+SERIAL_SCOPE = "serial"
+# How much the other tests yield to the serial ones: added to the niceness of their worker (the kernel caps it at
 # 19) and of its scheduling group (``launch_group.set_autogroup_niceness`` caps it; the kernel refuses above 19).
-# Raising a niceness needs no privilege, lowering it does, so a worker raises its own once, at its first test
-# outside the launch lane; the launches' unit is given out first, so a worker that runs them runs them first.
+# Raising a niceness needs no privilege, lowering it does, so a worker raises its own once, at its first
+# non-serial test; the serial unit is given out first, so a worker that runs serial tests runs them first.
 BACKGROUND_NICENESS = 10
 
 
@@ -72,14 +66,12 @@ def pytest_collection_modifyitems(config, items):
     shared = _shared(config)
     if shared is None:
         return
-    # an exclusive test last: by then the other worker has little left to wait for, and nothing to run after it
-    items.sort(key=lambda item: item.get_closest_marker("exclusive") is not None)  # stable
-    lanes = {item.nodeid: _lane(item) for item in items if _lane(item)}
-    # every worker collects the same tests and writes the same map, before the controller schedules
-    fd, tmp = tempfile.mkstemp(dir=shared, prefix=".lanes-")
+    serial = [item.nodeid for item in items if _is_serial(item)]
+    # every worker collects the same tests and writes the same list, before the controller schedules
+    fd, tmp = tempfile.mkstemp(dir=shared, prefix=".serial-")
     with os.fdopen(fd, "w") as out:
-        json.dump(lanes, out)
-    os.replace(tmp, shared / "lanes.json")
+        json.dump(serial, out)
+    os.replace(tmp, shared / "serial.json")
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -88,24 +80,22 @@ def pytest_xdist_make_scheduler(config, log):
 
     shared = Path(os.environ[SHARED_ENV])
 
-    class LanesFirst(LoadScopeScheduling):
-        """Module by module (``--dist loadscope``), except that each lane is one unit, given out first."""
+    class SerialFirst(LoadScopeScheduling):
+        """Module by module (``--dist loadscope``), except that the serial tests are one unit, given out first."""
 
-        _lanes: dict = None
+        _serial: set = None
 
         def _split_scope(self, nodeid):
-            if self._lanes is None:
-                self._lanes = json.loads((shared / "lanes.json").read_text())
-            return self._lanes.get(nodeid) or super()._split_scope(nodeid)
+            if self._serial is None:
+                self._serial = set(json.loads((shared / "serial.json").read_text()))
+            return SERIAL_SCOPE if nodeid in self._serial else super()._split_scope(nodeid)
 
         def _assign_work_unit(self, node):
-            # the launches, the longest unit by far, start at once; the other lane on the next worker
-            lane = next((lane for lane in LANES if lane in self.workqueue), None)
-            if lane:
-                self.workqueue.move_to_end(lane, last=False)
+            if SERIAL_SCOPE in self.workqueue:  # the longest unit by far: start it at once
+                self.workqueue.move_to_end(SERIAL_SCOPE, last=False)
             super()._assign_work_unit(node)
 
-    return LanesFirst(config, log)
+    return SerialFirst(config, log)
 
 
 @contextlib.contextmanager
@@ -127,13 +117,12 @@ def _turn(config, exclusive: bool):
         yield  # closing the files releases the locks
 
 
-def _lane(item) -> str | None:
-    """The lane of a test (``LANES``: the first of its markers), or None."""
-    return next((lane for lane in LANES if item.get_closest_marker(lane) is not None), None)
+def _is_serial(item) -> bool:
+    return item.get_closest_marker("e2e") is not None or item.get_closest_marker("serial") is not None
 
 
 def _yield_cpu(config) -> None:
-    """From now on this worker, and the processes its tests start, yield the CPU to the launches.
+    """From now on this worker, and the processes its tests start, yield the CPU to the serial tests.
 
     Where the kernel groups processes by session (autogroup), it shares the CPU between sessions before a
     process's niceness counts, and each launch runs in a session of its own (tests/launch_group.py). So the
@@ -155,7 +144,7 @@ def _yield_cpu(config) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    if _lane(item) != LANES[0]:
+    if not _is_serial(item):
         _yield_cpu(item.config)
     # around set-up, call and tear-down, so a module-scoped fixture's launch is inside its test's turn
     with _turn(item.config, exclusive=item.get_closest_marker("exclusive") is not None):

@@ -50,10 +50,9 @@ MODULES = {
                            "def test_alone():\n    record('alone', 1.0)\n",
     # serial modules bigger than the others, so that module-by-module scheduling would give one to each worker
     **{f"test_b_serial{m}.py": "pytestmark = pytest.mark.serial\n"
-       + "".join(f"def test_s{i}():\n    record('serial{m}.{i}', 0.1)\n" for i in range(6)) for m in range(2)},
-    # the longest lane, as the launches are: the other tests run beside it once the serial lane is done
+       + "".join(f"def test_s{i}():\n    record('serial{m}.{i}', 0.2)\n" for i in range(6)) for m in range(2)},
     "test_c_e2e.py": "pytestmark = pytest.mark.e2e\n"
-                     + "".join(f"def test_e{i}():\n    record('e2e{i}', 0.8)\n" for i in range(6)),
+                     + "".join(f"def test_e{i}():\n    record('e2e{i}', 0.2)\n" for i in range(6)),
     "test_d_module.py": "@pytest.fixture(scope='module')\ndef once():\n"
                         "    record('fixture', 0)\n    return 1\n"
                         + "".join(f"def test_m{i}(once):\n    record('module{i}', 0.1)\n" for i in range(4)),
@@ -62,7 +61,7 @@ MODULES = {
 }
 
 
-def test_each_lane_runs_on_one_worker_beside_the_other_and_an_exclusive_test_alone(tmp_path):
+def test_serial_tests_share_one_worker_and_an_exclusive_one_runs_alone(tmp_path):
     suite = tmp_path / "suite"
     suite.mkdir()
     for helper in ("conftest.py", "launch_group.py"):
@@ -85,38 +84,32 @@ def test_each_lane_runs_on_one_worker_beside_the_other_and_an_exclusive_test_alo
     by_name = {s["test"]: s for s in spans}
     # both workers were used
     assert {s["worker"] for s in spans} == {"gw0", "gw1"}
-    # each lane: never two of its tests at once, all on one worker
-    launches = [s for s in spans if s["test"].startswith(("e2e", "alone"))]
-    serial = [s for s in spans if s["test"].startswith("serial")]
-    for lane in (launches, serial):
-        assert not overlaps(lane), overlaps(lane)
-        assert len({s["worker"] for s in lane}) == 1, lane
-    # the two lanes ran beside each other, on the two workers
-    assert beside(launches, serial), "the serial tests did not run beside the launches"
+    # e2e and serial tests: never two at once, all on one worker
+    serial = [s for s in spans if s["test"].startswith(("serial", "e2e", "alone"))]
+    assert not overlaps(serial), overlaps(serial)
+    assert len({s["worker"] for s in serial}) == 1
     # a module stays on one worker (its module-scoped fixture ran once)
     assert len({s["worker"] for s in spans if s["test"].startswith(("module", "fixture"))}) == 1
-    # nothing overlapped the exclusive test, which came last in its lane
+    # nothing overlapped the exclusive test
     alone = by_name["alone"]
     overlapping = [s["test"] for s in spans if s is not alone
                    and s["start"] < alone["end"] and s["end"] > alone["start"]]
     assert overlapping == []
-    assert all(s["end"] <= alone["start"] for s in launches if s is not alone)
-    # and the other tests did run beside the launches (else the checks above would hold trivially)
-    others = [s for s in spans if s not in launches]
-    assert beside(launches, [s for s in others if s not in serial])
-    # everything but the launches at a lower CPU priority than the launches, which all kept the suite's own:
-    # a higher niceness and, where the kernel groups processes by session (autogroup), a session of their
-    # own, weighed less
-    assert len({(s["niceness"], s["group"]) for s in launches}) == 1, launches
-    assert {s["niceness"] for s in others} == {min(19, launches[0]["niceness"] + BACKGROUND_NICENESS)}, others
-    if launches[0]["group"] is not None:
+    # and the other tests did run beside the serial ones (else the checks above would hold trivially)
+    assert overlaps(spans)
+    # at a lower CPU priority than the serial ones, which all kept the suite's own: a higher niceness and, where
+    # the kernel groups processes by session (autogroup), a session of their own, weighed less
+    others = [s for s in spans if s not in serial]
+    assert len({(s["niceness"], s["group"]) for s in serial}) == 1, serial
+    assert {s["niceness"] for s in others} == {min(19, serial[0]["niceness"] + BACKGROUND_NICENESS)}, others
+    if serial[0]["group"] is not None:
         def group_niceness(span, key="group"):
             return int(span[key].split()[-1])
-        base = group_niceness(launches[0])  # the scratch suite's own (its launch got its caller's)
-        assert all(s["group"].split()[0] != launches[0]["group"].split()[0] for s in others), others
+        base = group_niceness(serial[0])  # the scratch suite's own (its launch got its caller's)
+        assert all(s["group"].split()[0] != serial[0]["group"].split()[0] for s in others), others
         assert {group_niceness(s) for s in others} == {min(19, base + BACKGROUND_NICENESS)}, others
-        # a session a test starts gets the test's weight: the launches are not held back
-        assert {group_niceness(s, "child_group") for s in launches} == {base}, launches
+        # a session a test starts gets the test's weight: the serial tests' launches are not held back
+        assert {group_niceness(s, "child_group") for s in serial} == {base}, serial
         assert {group_niceness(s, "child_group") for s in others} == {min(19, base + BACKGROUND_NICENESS)}, others
         assert all(s["child_group"].split()[0] != s["group"].split()[0] for s in spans)  # new sessions
 
@@ -124,8 +117,3 @@ def test_each_lane_runs_on_one_worker_beside_the_other_and_an_exclusive_test_alo
 def overlaps(spans: list[dict]) -> list[tuple[str, str]]:
     return [(a["test"], b["test"]) for i, a in enumerate(spans) for b in spans[i + 1:]
             if a["start"] < b["end"] and b["start"] < a["end"]]
-
-
-def beside(first: list[dict], second: list[dict]) -> bool:
-    """Whether a span of ``first`` overlapped one of ``second``."""
-    return any(a["start"] < b["end"] and b["start"] < a["end"] for a in first for b in second)

@@ -20,7 +20,7 @@ import launch_group
 from ray_cluster import LocalCluster
 from test_launcher_memwatch import wait_for
 
-pytestmark = pytest.mark.serial  # starts a three-node Ray cluster
+pytestmark = pytest.mark.e2e
 
 # One actor on the driver's node and one on another node; the third node gets none.
 DRIVER = """
