@@ -2,8 +2,8 @@
 # The whole experiment, end to end: set-up, the puzzles, stage 1 -> 2 -> 3 (each
 # starting from the previous stage's weights), evaluation on N = 2..8, and the
 # rollout analysis report.  On a machine without a GPU this is the CPU profile:
-# the embedded SmolLM2-135M-Instruct and small sizes (about 20-30 minutes on 2
-# cores); with GPUs it is the Logic-RL run itself.
+# the embedded SmolLM2-135M-Instruct and small sizes (about 22-55 minutes on 2
+# cores, by CPU: README.md); with GPUs it is the Logic-RL run itself.
 #   bash run_scripts/quickstart.sh
 # Everything is resumable: finished stages are skipped, an interrupted one resumes.
 set -euo pipefail
