@@ -25,6 +25,7 @@ them through the job's runtime environment (``recipes.runtime_env_overrides``).
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -99,6 +100,16 @@ def hanging_driver_on_a_lost_node(cluster: LocalCluster, node: int, work: Path, 
             "port": cluster.node_manager_ports[node]}
 
 
+@contextlib.contextmanager
+def timed(timings: dict, key: str):
+    """Record the block's wall seconds as ``timings[key]`` (the fixture prints them)."""
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        timings[key] = time.monotonic() - start
+
+
 def launch(script: str, env: dict) -> subprocess.CompletedProcess:
     return launch_group.run(["bash", f"run_scripts/{script}"], cwd=REPO_ROOT, env=env,
                             timeout=launch_group.timeout_s(launch_group.TINY_LAUNCH_S))
@@ -123,9 +134,8 @@ def launch_and_kill_node(script: str, env: dict, cluster: LocalCluster, node: in
         timings["node_kill_to_launch_end_s"] = time.monotonic() - killed_at
         # what the launch leaves: processes carrying its marker (driver, head-node workers and vLLM
         # through the runtime environment, and whatever of the killed node's outlived its process group)
-        t0 = time.monotonic()
-        left = not wait_for(lambda: not marked_alive(proc.kk_marker), 60)
-        timings["killed_launch_processes_end_s"] = time.monotonic() - t0
+        with timed(timings, "killed_launch_processes_end_s"):
+            left = not wait_for(lambda: not marked_alive(proc.kk_marker), 60)
         leftovers = [" ".join(p.cmdline())[:100] for p in marked_alive(proc.kk_marker)] if left else []
     finally:
         launch_group.stop(proc)
@@ -139,51 +149,41 @@ def cluster_runs(tmp_path_factory):
     work = tmp_path_factory.mktemp("nodes")
     timings = {}
     begin = time.monotonic()
-    build_small_data(work)
-    timings["data_s"] = time.monotonic() - begin
-    t0 = time.monotonic()
-    with LocalCluster(nodes=1) as cluster:
-        timings["cluster_start_s"] = time.monotonic() - t0
+    with timed(timings, "data_s"):
+        build_small_data(work)
+    starting = time.monotonic()
+    with LocalCluster(nodes=1) as cluster:  # entering starts it
+        timings["cluster_start_s"] = time.monotonic() - starting
         common = dict(RAY_ADDRESS=cluster.address, NNODES="2", N_GPUS="1", MICRO_BATCH="2")
-        t0 = time.monotonic()
-        one_node = launch("stage1_warmup.sh", stage_env(work, TOTAL_STEPS="2", **common))
-        timings["one_node_refusal_s"] = time.monotonic() - t0
+        with timed(timings, "one_node_refusal_s"):
+            one_node = launch("stage1_warmup.sh", stage_env(work, TOTAL_STEPS="2", **common))
         verl_started_on_one_node = (work / "runs" / "chain" / "stage1_warmup" / "train.log").exists()
         cluster.add_node()
         env1 = launch_group.marked_env(stage_env(work, TOTAL_STEPS="2", SAVE_FREQ="2", LR="1e-3", **common))
-        t0 = time.monotonic()
-        stage1 = launch("stage1_warmup.sh", env1)
-        timings["stage1_s"] = time.monotonic() - t0
-        t0 = time.monotonic()
-        placement = subprocess.run([str(REPO_ROOT / ".venv/bin/python"), "-c",
-                                    ACTORS_SCRIPT.format(address=cluster.address)],
-                                   capture_output=True, text=True, timeout=120, cwd="/tmp")
-        timings["placement_s"] = time.monotonic() - t0
+        with timed(timings, "stage1_s"):
+            stage1 = launch("stage1_warmup.sh", env1)
+        with timed(timings, "placement_s"):
+            placement = subprocess.run([str(REPO_ROOT / ".venv/bin/python"), "-c",
+                                        ACTORS_SCRIPT.format(address=cluster.address)],
+                                       capture_output=True, text=True, timeout=120, cwd="/tmp")
         # Ray ends a finished job's workers itself; they carried the launch's marker (runtime env)
-        t0 = time.monotonic()
-        stage1_leftovers = not wait_for(lambda: not marked_alive(env1[launch_group.MARKER]), 60)
-        timings["stage1_workers_end_s"] = time.monotonic() - t0
+        with timed(timings, "stage1_workers_end_s"):
+            stage1_leftovers = not wait_for(lambda: not marked_alive(env1[launch_group.MARKER]), 60)
         stage2_dir = work / "runs" / "chain" / "stage2_hightemp"
         env2 = stage_env(work, TOTAL_STEPS="2", SAVE_FREQ="1", LR="0", **common)
-        t0 = time.monotonic()
-        killed = launch_and_kill_node("stage2_hightemp.sh", launch_group.marked_env(env2), cluster, 1,
-                                      stage2_dir / "checkpoints" / "latest_checkpointed_iteration.txt",
-                                      timings, work / "stage2_killed")
-        timings["stage2_killed_s"] = time.monotonic() - t0
+        with timed(timings, "stage2_killed_s"):
+            killed = launch_and_kill_node("stage2_hightemp.sh", launch_group.marked_env(env2), cluster, 1,
+                                          stage2_dir / "checkpoints" / "latest_checkpointed_iteration.txt",
+                                          timings, work / "stage2_killed")
         killed_port = cluster.node_manager_ports[1]
-        t0 = time.monotonic()
-        cluster.add_node()
-        timings["add_node_s"] = time.monotonic() - t0
+        with timed(timings, "add_node_s"):
+            cluster.add_node()
         resumed_at = time.time()
-        t0 = time.monotonic()
-        stage2 = launch("stage2_hightemp.sh", {**env2, "VERL_LOGGING_LEVEL": "INFO"})
-        timings["stage2_resumed_s"] = time.monotonic() - t0
-        t0 = time.monotonic()
-        hanging = hanging_driver_on_a_lost_node(cluster, len(cluster.procs) - 1, work, timings)
-        timings["hanging_driver_s"] = time.monotonic() - t0
+        with timed(timings, "stage2_resumed_s"):
+            stage2 = launch("stage2_hightemp.sh", {**env2, "VERL_LOGGING_LEVEL": "INFO"})
+        with timed(timings, "hanging_driver_s"):
+            hanging = hanging_driver_on_a_lost_node(cluster, len(cluster.procs) - 1, work, timings)
         markers = cluster.markers()
-        t0 = time.monotonic()
-    timings["cluster_stop_s"] = time.monotonic() - t0
     timings["fixture_s"] = time.monotonic() - begin
     cluster_leftovers = [p.pid for m in markers for p in marked_alive(m)]
     print("multi-node timings:", {k: round(v, 1) for k, v in timings.items()})
