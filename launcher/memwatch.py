@@ -18,8 +18,9 @@ left after a grace period.  Without it those ran on for minutes.
 With ``--ray-address`` (a run on an existing cluster, ``RAY_ADDRESS``) it also
 watches the cluster's nodes in Ray's GCS.  veRL cannot go on without a node it
 placed workers on, so when such a node dies the run is over: if the driver has
-not failed by itself ``NODE_LOSS_GRACE_S`` after Ray declares the node dead,
-its tree is stopped, and a failed run that lost a node ends with one line,
+not failed by itself ``--node-loss-grace`` seconds after Ray declares the node dead
+(NODE_LOSS_GRACE in recipes/common.yaml), its tree is stopped, and a failed run
+that lost a node ends with one line,
 ``error: a Ray node died during the run (...); restart with all nodes to resume
 from <the last checkpoint under --checkpoints>``.
 """
@@ -39,13 +40,11 @@ import psutil
 
 from data_prep.fileio import atomic_write_text
 from launcher.chain import list_step_dirs, read_tracker
+from recipes import common
 
 GIB = 1024**3
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 GRACE_S = 15.0  # Ray's and vLLM's own shutdown handlers run in this time
-# After Ray's GCS declares a node of the run dead: the driver's own time to fail and exit (measured on a
-# two-node cluster on one 2-core machine: see tests/test_multinode_cluster.py), before its tree is stopped
-NODE_LOSS_GRACE_S = 60.0
 RPC_TIMEOUT_S = 10.0
 
 
@@ -241,8 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pid", type=int, help="watch this running process instead of starting one")
     parser.add_argument("--ray-address", help="the existing Ray cluster the command runs on: watch its nodes")
     parser.add_argument("--checkpoints", type=Path, help="the run's checkpoint folder, named when a node is lost")
-    parser.add_argument("--node-loss-grace", type=float, default=NODE_LOSS_GRACE_S,
-                        help="seconds the driver has to fail by itself after Ray declares a node of the run dead")
+    parser.add_argument("--node-loss-grace", type=float, default=float(common()["NODE_LOSS_GRACE"]),
+                        help="seconds the driver has to fail by itself after Ray declares a node of the run dead "
+                             "(default: NODE_LOSS_GRACE of recipes/common.yaml)")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command

@@ -8,6 +8,7 @@ the environment (a non-empty value), a schedule entry (stage 3), the run script'
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import sys
@@ -228,6 +229,17 @@ def runtime_env_overrides(environ: Mapping[str, str], python: str) -> list[str]:
     return out
 
 
+def node_loss_grace(text: str) -> str:
+    """NODE_LOSS_GRACE checked: seconds, a finite number >= 0."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = float("nan")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise RecipeError(f"NODE_LOSS_GRACE must be a number of seconds >= 0, not {text!r}")
+    return text
+
+
 def repo_path(path: str) -> str:
     """``path`` made absolute the way the run scripts see it: relative to the repository (common.sh cd's there)."""
     return os.path.realpath(os.path.join(REPO_ROOT, path))
@@ -311,6 +323,7 @@ def compose(run: Run, profile: str, out: str, *, environ: Mapping[str, str] | No
         env["WANDB_MODE"] = environ.get("WANDB_MODE") or "offline"
     env["WANDB_DIR"] = out
     env["VERL_FILE_LOGGER_PATH"] = f"{out}/metrics.jsonl"  # before the runtime env: the trainer is a Ray actor
+    env["NODE_LOSS_GRACE"] = node_loss_grace(s["NODE_LOSS_GRACE"])  # memwatch's, on a RAY_ADDRESS cluster
     environ.update(env)
     micro = s["MICRO_BATCH"]
     overrides = [

@@ -212,7 +212,7 @@ kk_run_stage() {
   # cluster it also watches the nodes: a run that loses one ends with an error line naming the node and
   # the checkpoint a restart resumes from (veRL's resume_mode=auto reads $out/checkpoints).
   "$PYTHON" -m launcher.memwatch --out "$out/memory.json" \
-    ${RAY_ADDRESS:+--ray-address "$RAY_ADDRESS" --checkpoints "$out/checkpoints"} -- \
+    ${RAY_ADDRESS:+--ray-address "$RAY_ADDRESS" --checkpoints "$out/checkpoints" --node-loss-grace "$NODE_LOSS_GRACE"} -- \
     "$PYTHON" -m verl.trainer.main_ppo "${overrides[@]}" > >(tee -a "$out/train.log") 2>&1 &
   KK_LAUNCH_PID=$!
   trap 'kk_stop_launch TERM' TERM

@@ -9,9 +9,10 @@ them through the job's runtime environment (``recipes.runtime_env_overrides``).
    vLLM servers are placed on both nodes (Ray's GCS actor table), and its outputs are complete.
 3. Stage 2 (2 steps, a checkpoint each) chains from stage 1's checkpoint on the same cluster. Once its
    step-1 checkpoint is on disk, the second node is killed (SIGKILL to its ``ray start`` process group:
-   raylet, object store, workers, vLLM). The launch stops by itself with one ``error:`` line naming the
-   lost node and the checkpoint to resume from (``launcher/memwatch.py`` watches the cluster's nodes),
-   and leaves no process behind.
+   raylet, object store, workers, vLLM). The launch stops (its driver fails, or memwatch stops it
+   NODE_LOSS_GRACE = 10 s after Ray declares the node dead) with one ``error:`` line naming the lost node
+   and the checkpoint to resume from (``launcher/memwatch.py`` watches the cluster's nodes), and leaves no
+   process behind.
 4. A new node joins; the same stage-2 launch resumes from that checkpoint (veRL's ``resume_mode=auto``)
    and completes. The chaining and the resume are shown by the same two launches: stage 1 trains at a high
    learning rate and stage 2 at learning rate 0, so stage 2's final weights, through a checkpoint restore,
@@ -19,8 +20,8 @@ them through the job's runtime environment (``recipes.runtime_env_overrides``).
    (These launches are also the kit's only resume and chaining runs: each launch costs about 2 minutes of
    start-up on a 2-core machine, so the single-node path has no separate copy of them.)
 5. The bound on a hang: a plain Ray driver that does not fail when its second node dies (it waits on its
-   head-node actor only) runs under memwatch with a 5 s grace; the node is killed, and memwatch stops it
-   with the same one line.
+   head-node actor only) runs under memwatch with a 5 s grace beside stage 2; the same node kill ends it,
+   and memwatch stops it with the same one line.
 6. Nothing of the launches is left running, and the cluster is stopped by its own process groups.
 """
 from __future__ import annotations
@@ -53,26 +54,31 @@ print(json.dumps({{"nodes": nodes, "actors": actors}}))
 
 
 # A driver that does not fail when a node dies (as one blocked in a collective with a vanished machine
-# would not): one actor per node, then it waits on the head-node actor only.
+# would not): one actor on each node (no resources: the launch beside it holds the GPUs), then it waits on
+# the head-node actor only.
 HANGING_DRIVER = """
 import sys, time, ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 ray.init(address=sys.argv[1], log_to_driver=False)
-@ray.remote(num_gpus=1)
+@ray.remote(num_cpus=0)
 class Node:
-    def id(self):
-        return ray.get_runtime_context().get_node_id()
+    def ready(self):
+        return True
     def block(self):
         time.sleep(3600)
-actors = [Node.remote() for _ in range(2)]
-nodes = ray.get([a.id.remote() for a in actors])
-print("READY", flush=True)
-ray.get([a.block.remote() for a, n in zip(actors, nodes) if n == ray.get_runtime_context().get_node_id()])
+here = ray.get_runtime_context().get_node_id()
+actors = {n["NodeID"]: Node.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote()
+          for n in ray.nodes() if n["Alive"]}
+ray.get([a.ready.remote() for a in actors.values()])
+print("READY", len(actors), flush=True)
+ray.get(actors[here].block.remote())
 """
 HANG_GRACE_S = 5
+NODE_LOSS_GRACE_S = 10
 
 
-def hanging_driver_on_a_lost_node(cluster: LocalCluster, node: int, work: Path, timings: dict) -> dict:
-    """The hanging driver under memwatch (grace HANG_GRACE_S); ``node`` is killed once its actors run."""
+def start_hanging_driver(cluster: LocalCluster, work: Path):
+    """The hanging driver under memwatch (grace HANG_GRACE_S), ready once it has an actor on every node."""
     log = work / "hanging_driver.out"
     python = str(REPO_ROOT / ".venv/bin/python")
     command = [python, "-m", "launcher.memwatch", "--out", str(work / "hanging_driver.json"), "--interval", "1",
@@ -81,12 +87,16 @@ def hanging_driver_on_a_lost_node(cluster: LocalCluster, node: int, work: Path, 
     with open(log, "w") as out:
         proc = launch_group.start(command, {**os.environ, "PYTHONPATH": str(REPO_ROOT)}, cwd=REPO_ROOT,
                                   stdout=out, stderr=subprocess.STDOUT)
+    wait_for(lambda: proc.poll() is not None or "READY" in log.read_text(), 120)
+    ready = f"READY {cluster.nodes}" in log.read_text() and proc.poll() is None
+    # memwatch learns the run's nodes from the actor table at its polls (every 1 s here): the node is killed
+    # after stage 2's first checkpoint, minutes later
+    return proc, log, ready
+
+
+def end_of_hanging_driver(proc, log: Path, ready: bool, killed_at: float, port: int, timings: dict) -> dict:
+    """What became of the hanging driver once a node it has an actor on was killed (at ``killed_at``)."""
     try:
-        wait_for(lambda: proc.poll() is not None or "READY" in log.read_text(), 120)
-        ready = "READY" in log.read_text()
-        time.sleep(3)  # memwatch learns the run's nodes from the actor table at its polls (every 1 s here)
-        killed_at = time.monotonic()
-        cluster.kill_node(node)
         try:
             proc.wait(timeout=launch_group.timeout_s(180))
         except subprocess.TimeoutExpired:
@@ -97,7 +107,7 @@ def hanging_driver_on_a_lost_node(cluster: LocalCluster, node: int, work: Path, 
     finally:
         launch_group.stop(proc)
     return {"ready": ready, "returncode": proc.returncode, "output": log.read_text(), "leftovers": leftovers,
-            "port": cluster.node_manager_ports[node]}
+            "port": port}
 
 
 @contextlib.contextmanager
@@ -126,7 +136,7 @@ def launch_and_kill_node(script: str, env: dict, cluster: LocalCluster, node: in
         killed_at = time.monotonic()
         cluster.kill_node(node)
         try:
-            # the bound: memwatch stops a driver that outlives the node by its grace (60 s) plus the stop
+            # the bound: memwatch stops a driver that outlives the node by its grace plus the stop
             proc.wait(timeout=launch_group.timeout_s(600))
             ended = True
         except subprocess.TimeoutExpired:
@@ -139,7 +149,7 @@ def launch_and_kill_node(script: str, env: dict, cluster: LocalCluster, node: in
         leftovers = [" ".join(p.cmdline())[:100] for p in marked_alive(proc.kk_marker)] if left else []
     finally:
         launch_group.stop(proc)
-    return {"killed_mid_run": killed_mid_run, "ended": ended, "returncode": proc.returncode,
+    return {"killed_mid_run": killed_mid_run, "killed_at": killed_at, "ended": ended, "returncode": proc.returncode,
             "stdout": (logs / "stdout").read_text(), "stderr": (logs / "stderr").read_text(),
             "leftovers": leftovers}
 
@@ -170,19 +180,29 @@ def cluster_runs(tmp_path_factory):
         with timed(timings, "stage1_workers_end_s"):
             stage1_leftovers = not wait_for(lambda: not marked_alive(env1[launch_group.MARKER]), 60)
         stage2_dir = work / "runs" / "chain" / "stage2_hightemp"
-        env2 = stage_env(work, TOTAL_STEPS="2", SAVE_FREQ="1", LR="0", **common)
-        with timed(timings, "stage2_killed_s"):
-            killed = launch_and_kill_node("stage2_hightemp.sh", launch_group.marked_env(env2), cluster, 1,
-                                          stage2_dir / "checkpoints" / "latest_checkpointed_iteration.txt",
-                                          timings, work / "stage2_killed")
+        # memwatch's grace for a driver that does not fail by itself once the node is declared dead (60 s
+        # by default): either way the launch ends with the same line
+        env2 = stage_env(work, TOTAL_STEPS="2", SAVE_FREQ="1", LR="0", NODE_LOSS_GRACE=str(NODE_LOSS_GRACE_S),
+                         **common)
+        # the same node kill also tests memwatch's bound on a driver that does not fail by itself
+        with timed(timings, "hanging_driver_start_s"):
+            hanging_driver = start_hanging_driver(cluster, work)
+        killed = None
+        try:
+            with timed(timings, "stage2_killed_s"):
+                killed = launch_and_kill_node("stage2_hightemp.sh", launch_group.marked_env(env2), cluster, 1,
+                                              stage2_dir / "checkpoints" / "latest_checkpointed_iteration.txt",
+                                              timings, work / "stage2_killed")
+        finally:
+            if killed is None:
+                launch_group.stop(hanging_driver[0])
         killed_port = cluster.node_manager_ports[1]
+        hanging = end_of_hanging_driver(*hanging_driver, killed["killed_at"], killed_port, timings)
         with timed(timings, "add_node_s"):
             cluster.add_node()
         resumed_at = time.time()
         with timed(timings, "stage2_resumed_s"):
             stage2 = launch("stage2_hightemp.sh", {**env2, "VERL_LOGGING_LEVEL": "INFO"})
-        with timed(timings, "hanging_driver_s"):
-            hanging = hanging_driver_on_a_lost_node(cluster, len(cluster.procs) - 1, work, timings)
         markers = cluster.markers()
     timings["fixture_s"] = time.monotonic() - begin
     cluster_leftovers = [p.pid for m in markers for p in marked_alive(m)]
@@ -253,6 +273,9 @@ def test_a_killed_node_stops_the_launch_with_one_error_line(cluster_runs):
     assert f":{cluster_runs['killed_port']}: " in line, line  # the killed node's raylet
     assert line.endswith(f"restart with all nodes to resume from {resume_from}"), line
     assert killed["leftovers"] == [], "processes of the killed launch still run"
+    # the launch's NODE_LOSS_GRACE reached memwatch (its line is there unless the driver failed first)
+    granted = [line for line in output.splitlines() if line.startswith("[memwatch] Ray lost a node")]
+    assert all(f"the driver has {NODE_LOSS_GRACE_S} s to fail by itself" in line for line in granted), granted
 
 
 def test_a_restart_with_both_nodes_resumes_from_the_checkpoint(cluster_runs):

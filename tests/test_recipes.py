@@ -174,6 +174,8 @@ def test_schedule_entries_win_over_the_environment():
     ({"ANNEAL_SCHEDULE": "1.1"}, "bad ANNEAL_SCHEDULE entry '1.1'"),
     ({"ANNEAL_SCHEDULE": "1.1:1e-6:2:9"}, "bad ANNEAL_SCHEDULE entry"),
     ({"ALGO": "ppo"}, "unknown ALGO 'ppo'"),
+    ({"NODE_LOSS_GRACE": "soon"}, "NODE_LOSS_GRACE must be a number of seconds >= 0, not 'soon'"),
+    ({"NODE_LOSS_GRACE": "-5"}, "NODE_LOSS_GRACE must be a number of seconds >= 0, not '-5'"),
 ])
 def test_bad_setting_is_one_error_line(env, needle, tmp_path):
     full = {k: v for k, v in os.environ.items() if not k.startswith(("VERL_", "VLLM_"))}
