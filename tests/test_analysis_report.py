@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -272,6 +273,15 @@ def test_plots_drawn_beside_the_report_equal_those_drawn_in_it(run_copy: Path, t
     """With 2 workers a helper process draws the plots that do not read the detector registry; the
     PNGs are the same bytes as when the report draws all of them (1 worker)."""
     drawn_here = _drawn_here(monkeypatch)
+    # one clock for both pages: the page's "Generated ..." stamp has the minute, and the builds can straddle one
+    import analysis.html_report as html_report
+
+    class FrozenClock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2026, 1, 1, 12, 0, tzinfo=tz)
+
+    monkeypatch.setattr(html_report, "datetime", FrozenClock)
     args = dict(val=run_copy / "val", metrics=run_copy / "metrics.jsonl", progress=False)
     build_report(run_copy / "rollouts", tmp_path / "alone", workers=1, **args)
     all_names = list(drawn_here)
@@ -286,6 +296,7 @@ def test_plots_drawn_beside_the_report_equal_those_drawn_in_it(run_copy: Path, t
     page_alone = (tmp_path / "alone" / "report.html").read_text(encoding="utf-8")
     page_helped = (tmp_path / "helped" / "report.html").read_text(encoding="utf-8")
     assert page_alone.count("<img") == page_helped.count("<img") == 8
+    assert "2026-01-01 12:00 UTC" in page_alone
     assert page_alone == page_helped.replace(str(tmp_path / "helped"), str(tmp_path / "alone"))
 
 
