@@ -77,8 +77,10 @@ HANG_GRACE_S = 5
 NODE_LOSS_GRACE_S = 10
 
 
-def start_hanging_driver(cluster: LocalCluster, work: Path):
-    """The hanging driver under memwatch (grace HANG_GRACE_S), ready once it has an actor on every node."""
+@contextlib.contextmanager
+def hanging_driver(cluster: LocalCluster, work: Path):
+    """The hanging driver under memwatch (grace HANG_GRACE_S), ready once it has an actor on every node;
+    its process group and marked processes are killed when the block ends."""
     log = work / "hanging_driver.out"
     python = str(REPO_ROOT / ".venv/bin/python")
     command = [python, "-m", "launcher.memwatch", "--out", str(work / "hanging_driver.json"), "--interval", "1",
@@ -87,25 +89,25 @@ def start_hanging_driver(cluster: LocalCluster, work: Path):
     with open(log, "w") as out:
         proc = launch_group.start(command, {**os.environ, "PYTHONPATH": str(REPO_ROOT)}, cwd=REPO_ROOT,
                                   stdout=out, stderr=subprocess.STDOUT)
-    wait_for(lambda: proc.poll() is not None or "READY" in log.read_text(), 120)
-    ready = f"READY {cluster.nodes}" in log.read_text() and proc.poll() is None
-    # memwatch learns the run's nodes from the actor table at its polls (every 1 s here): the node is killed
-    # after stage 2's first checkpoint, minutes later
-    return proc, log, ready
+    try:
+        wait_for(lambda: proc.poll() is not None or "READY" in log.read_text(), 120)
+        ready = f"READY {cluster.nodes}" in log.read_text() and proc.poll() is None
+        # memwatch learns the run's nodes from the actor table at its polls (every 1 s here): the node is
+        # killed after stage 2's first checkpoint, minutes later
+        yield proc, log, ready
+    finally:
+        launch_group.stop(proc)
 
 
 def end_of_hanging_driver(proc, log: Path, ready: bool, killed_at: float, port: int, timings: dict) -> dict:
     """What became of the hanging driver once a node it has an actor on was killed (at ``killed_at``)."""
     try:
-        try:
-            proc.wait(timeout=launch_group.timeout_s(180))
-        except subprocess.TimeoutExpired:
-            pass
-        timings["hanging_driver_kill_to_end_s"] = time.monotonic() - killed_at
-        left = not wait_for(lambda: not marked_alive(proc.kk_marker), 30)
-        leftovers = [" ".join(p.cmdline())[:100] for p in marked_alive(proc.kk_marker)] if left else []
-    finally:
-        launch_group.stop(proc)
+        proc.wait(timeout=launch_group.timeout_s(180))
+    except subprocess.TimeoutExpired:
+        pass
+    timings["hanging_driver_kill_to_end_s"] = time.monotonic() - killed_at
+    left = not wait_for(lambda: not marked_alive(proc.kk_marker), 30)
+    leftovers = [" ".join(p.cmdline())[:100] for p in marked_alive(proc.kk_marker)] if left else []
     return {"ready": ready, "returncode": proc.returncode, "output": log.read_text(), "leftovers": leftovers,
             "port": port}
 
@@ -184,20 +186,16 @@ def cluster_runs(tmp_path_factory):
         # by default): either way the launch ends with the same line
         env2 = stage_env(work, TOTAL_STEPS="2", SAVE_FREQ="1", LR="0", NODE_LOSS_GRACE=str(NODE_LOSS_GRACE_S),
                          **common)
+        killed_port = cluster.node_manager_ports[1]
         # the same node kill also tests memwatch's bound on a driver that does not fail by itself
-        with timed(timings, "hanging_driver_start_s"):
-            hanging_driver = start_hanging_driver(cluster, work)
-        killed = None
-        try:
+        starting = time.monotonic()
+        with hanging_driver(cluster, work) as hanging_run:
+            timings["hanging_driver_start_s"] = time.monotonic() - starting
             with timed(timings, "stage2_killed_s"):
                 killed = launch_and_kill_node("stage2_hightemp.sh", launch_group.marked_env(env2), cluster, 1,
                                               stage2_dir / "checkpoints" / "latest_checkpointed_iteration.txt",
                                               timings, work / "stage2_killed")
-        finally:
-            if killed is None:
-                launch_group.stop(hanging_driver[0])
-        killed_port = cluster.node_manager_ports[1]
-        hanging = end_of_hanging_driver(*hanging_driver, killed["killed_at"], killed_port, timings)
+            hanging = end_of_hanging_driver(*hanging_run, killed["killed_at"], killed_port, timings)
         with timed(timings, "add_node_s"):
             cluster.add_node()
         resumed_at = time.time()
